@@ -1,0 +1,84 @@
+"""create_app(settings): app keys, resource lifetimes in cleanup_ctx, middleware order, routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from gateway import keys
+from gateway.audit import AuditLog, AuditSink
+from gateway.errors import invalid_file_id
+from gateway.health import Readiness
+from gateway.identity import IdentityResolver
+from gateway.metrics import Metrics
+from gateway.middleware import (
+    identity_middleware,
+    path_guard_middleware,
+    request_context_middleware,
+)
+from gateway.routes import files, listing, passthrough
+from gateway.settings import Settings
+from gateway.store import open_store
+from gateway.store.instrumented import InstrumentedStore
+from gateway.upstream import Upstream
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    inner = await open_store(settings.store_url, settings.store_timeout_seconds)
+    app[keys.STORE] = InstrumentedStore(inner, app[keys.METRICS])
+    yield
+    await app[keys.STORE].close()
+
+
+async def _upstream_ctx(app: web.Application) -> AsyncIterator[None]:
+    upstream = Upstream(app[keys.SETTINGS].upstream, app[keys.METRICS])
+    await upstream.start()
+    app[keys.UPSTREAM] = upstream
+    yield
+    await upstream.close()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    audit_sinks: list[AuditSink] | None = None,
+) -> web.Application:
+    metrics = Metrics(registry if registry is not None else CollectorRegistry(), settings.policy)
+    resolver = IdentityResolver(settings.identity)
+    app = web.Application(
+        middlewares=[
+            request_context_middleware(
+                metrics=metrics, request_log=logging.getLogger("files_gateway.requests")
+            ),
+            path_guard_middleware(),
+            identity_middleware(resolver=resolver),
+        ],
+        # Bodies are streamed; this bounds only what aiohttp itself would buffer.
+        client_max_size=8 * 1024 * 1024,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = metrics
+    app[keys.AUDIT] = AuditLog(metrics, audit_sinks)
+    app[keys.IDENTITY] = resolver
+    app[keys.READINESS] = Readiness()
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_upstream_ctx)
+    router = app.router
+    router.add_post("/v1/files", files.create_file)
+    router.add_get("/v1/files", listing.list_files)
+    router.add_get("/v1/files/{file_id}", files.retrieve_file)
+    router.add_delete("/v1/files/{file_id}", files.delete_file)
+    router.add_get("/v1/files/{file_id}/content", files.file_content)
+    router.add_route("*", "/v1/files/{tail:.*}", _no_such_files_route)
+    router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)
+    return app
+
+
+async def _no_such_files_route(request: web.Request) -> web.StreamResponse:
+    # Anything else under /v1/files is not a plain file id: refuse before any upstream call.
+    raise invalid_file_id(request.match_info["tail"])

@@ -1,0 +1,103 @@
+"""One audit event and one metric per decision, written from a single exit path."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.audit import EVENT, AuditLog
+from gateway.errors import GatewayError
+from gateway.metrics import Metrics
+from gateway.policy import Action, Decision
+from gateway.principal import Principal
+from gateway.records import FileRecord
+from gateway.store import StoreUnavailable
+
+
+@dataclass
+class DecisionScope:
+    """Collects what is known about one decision; `__aexit__` writes it on every exit path."""
+
+    request: web.Request
+    action: Action
+    principal: Principal
+    metrics: Metrics
+    audit: AuditLog
+    policy_version: str
+    api: str = "files"
+    file_id: str | None = None
+    record: FileRecord | None = None
+    purpose: str | None = None
+    decision: Decision | None = None
+    upstream_status: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    _outcome: tuple[str, str] | None = None
+
+    def decided(self, decision: Decision) -> Decision:
+        self.decision = decision
+        self._outcome = ("allow" if decision.allowed else "deny", decision.reason)
+        return decision
+
+    def refused(self, error: GatewayError) -> GatewayError:
+        """The final word is a refusal even after an allow (e.g. the upstream refused)."""
+        self._outcome = ("error" if error.status >= 500 else "deny", error.code)
+        return error
+
+    async def __aenter__(self) -> DecisionScope:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        outcome = self._outcome
+        if isinstance(exc, GatewayError):
+            outcome = ("error" if exc.status >= 500 else "deny", exc.code)
+        elif isinstance(exc, StoreUnavailable):
+            outcome = ("error", "policy_store_unavailable")
+        elif isinstance(exc, asyncio.CancelledError | ConnectionResetError) and outcome is None:
+            outcome = ("error", "client_disconnected")
+        elif outcome is None:
+            outcome = ("error", "internal_error")
+        self._write(*outcome)
+
+    def _write(self, decision: str, reason: str) -> None:
+        record = self.record
+        purpose = record.purpose if record is not None else self.purpose
+        self.metrics.decision(self.action.value, decision, reason, purpose)
+        request = self.request
+        route = request.match_info.route.resource
+        event: dict[str, Any] = {
+            "event": EVENT,
+            "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "decision_id": uuid.uuid4().hex,
+            "request_id": request.get(keys.REQUEST_ID),
+            "action": self.action.value,
+            "decision": decision,
+            "reason": reason,
+            "file_id": self.file_id,
+            "purpose": purpose,
+            "flags": sorted(record.flags) if record is not None else [],
+            "owner": record.owner if record is not None else None,
+            "owner_org": record.org if record is not None else None,
+            "principal": self.principal.name,
+            "org": self.principal.org,
+            "key_fingerprint": self.principal.key_fingerprint or None,
+            "api": self.api,
+            "method": request.method,
+            "route": route.canonical if route is not None else None,
+            "upstream_status": self.upstream_status,
+            "policy_version": record.policy_version if record is not None else self.policy_version,
+            "client_ip": request.remote,
+        }
+        event.update(self.extra)
+        self.audit.emit(event)

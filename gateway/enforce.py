@@ -1,0 +1,85 @@
+"""Turning decisions into refusals, and the shared steps of every file handler."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.decisions import DecisionScope
+from gateway.errors import GatewayError, invalid_file_id
+from gateway.policy import Action, Decision, Policy, decide, is_downloadable
+from gateway.principal import Principal
+from gateway.records import FileRecord
+
+# OpenAI ids are short, plain tokens (file-…, upload_…, batch_…); anything else is refused
+# before any store lookup or upstream call (DESIGN §7 invalid_file_id).
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def plain_id(value: str) -> str:
+    if not _PLAIN_ID.match(value):
+        raise invalid_file_id(value)
+    return value
+
+
+def path_id(request: web.Request, name: str = "file_id") -> str:
+    return plain_id(request.match_info[name])
+
+
+def decision_error(decision: Decision) -> GatewayError:
+    return GatewayError(
+        decision.status,
+        decision.reason,
+        decision.message,
+        param="file_id" if decision.status == 404 else None,
+        error_type="invalid_request_error",
+    )
+
+
+def scope(
+    request: web.Request, action: Action, file_id: str | None = None, api: str = "files"
+) -> DecisionScope:
+    app = request.app
+    return DecisionScope(
+        request=request,
+        action=action,
+        principal=request[keys.PRINCIPAL],
+        metrics=app[keys.METRICS],
+        audit=app[keys.AUDIT],
+        policy_version=app[keys.SETTINGS].policy.version,
+        api=api,
+        file_id=file_id,
+    )
+
+
+async def decide_file(
+    request: web.Request, decision_scope: DecisionScope, action: Action, file_id: str
+) -> FileRecord | None:
+    """Look up, decide and refuse in one step; returns the record when the action is allowed."""
+    app = request.app
+    record = await app[keys.STORE].get(file_id)
+    decision_scope.record = record
+    decision = decision_scope.decided(
+        decide(action, decision_scope.principal, record, app[keys.SETTINGS].policy, time.time(),
+               file_id)
+    )
+    if not decision.allowed:
+        raise decision_error(decision)
+    return record
+
+
+def gateway_view(
+    record: FileRecord | None, principal: Principal, policy: Policy
+) -> dict[str, Any]:
+    """The `gateway` object every file object carries (DESIGN §8)."""
+    if record is None:
+        return {"access": [], "downloadable": policy.untracked == "allow", "owner_is_you": False}
+    return {
+        "access": sorted(record.flags),
+        "downloadable": is_downloadable(principal, record, policy, time.time()),
+        "owner_is_you": record.owner == principal.name,
+    }

@@ -1,0 +1,102 @@
+"""The middleware chain: request context and errors, path guard, identity (in that order)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.errors import GatewayError, invalid_file_id, store_unavailable
+from gateway.identity import IdentityResolver
+from gateway.metrics import Metrics
+from gateway.store import StoreUnavailable
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+log = logging.getLogger("files_gateway")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Encoded separators, dot segments and matrix parameters could make the upstream see another
+# path than the one the gateway decided on.
+_UNSAFE_PATH = re.compile(r"%2f|%5c|%2e|%00|;|\\", re.IGNORECASE)
+GOVERNED_PREFIXES = ("/v1/", "/gateway/")
+
+
+def _route_label(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def _http_error(exc: web.HTTPException) -> GatewayError:
+    return GatewayError(
+        exc.status, "not_found" if exc.status == 404 else "invalid_request",
+        f"Invalid URL ({exc.reason})",
+    )
+
+
+def request_context_middleware(*, metrics: Metrics, request_log: logging.Logger) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        incoming = request.headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+        request[keys.REQUEST_ID] = request_id
+        started = time.perf_counter()
+        status = 500
+        metrics.inflight.inc()
+        try:
+            try:
+                response = await handler(request)
+            except GatewayError as exc:
+                response = exc.response()
+            except StoreUnavailable:
+                response = store_unavailable().response()
+            except web.HTTPException as exc:
+                response = _http_error(exc).response()
+            except Exception:
+                log.exception("unhandled error on %s %s", request.method, request.path)
+                response = GatewayError(
+                    500, "internal_error", "The gateway failed", error_type="server_error"
+                ).response()
+            if not response.prepared:
+                response.headers["x-request-id"] = request_id
+            status = response.status
+            return response
+        finally:
+            metrics.inflight.dec()
+            route, elapsed = _route_label(request), time.perf_counter() - started
+            metrics.http_requests.labels(route, request.method, str(status)).inc()
+            metrics.http_duration.labels(route, request.method).observe(elapsed)
+            principal = request.get(keys.PRINCIPAL)
+            request_log.info(
+                "%s %s %s %.1fms request_id=%s key=%s", request.method, route, status,
+                elapsed * 1000, request_id, principal.key_fingerprint if principal else "-",
+            )
+
+    return middleware
+
+
+def path_guard_middleware() -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.raw_path.partition("?")[0]
+        if path.startswith("/v1/"):
+            segments = path.split("/")
+            if _UNSAFE_PATH.search(path) or any(seg in (".", "..") for seg in segments):
+                raise invalid_file_id(path)
+        return await handler(request)
+
+    return middleware
+
+
+def identity_middleware(*, resolver: IdentityResolver) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(GOVERNED_PREFIXES):
+            request[keys.PRINCIPAL] = resolver.resolve(request)
+        return await handler(request)
+
+    return middleware

@@ -1,0 +1,144 @@
+"""The purpose matrix and the access decision. Pure: data in, a frozen Decision out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from gateway.principal import Principal
+from gateway.records import NO_DOWNLOAD, PRIVATE_ONLY, FileRecord
+
+DownloadRule = Literal["owner", "org", "none"]
+UpstreamDownload = Literal["allowed", "refused", "unknown"]
+
+
+class Action(StrEnum):
+    UPLOAD = "upload"
+    DOWNLOAD = "download"
+    RETRIEVE = "retrieve"
+    DELETE = "delete"
+    LIST = "list"
+    REFERENCE = "reference"
+
+
+@dataclass(frozen=True)
+class Deprecation:
+    since: str
+    sunset: str | None = None
+    replacement: str | None = None
+    guide: str | None = None
+
+
+@dataclass(frozen=True)
+class PurposeRule:
+    name: str
+    description: str
+    uploaded_by: Literal["client", "upstream"]
+    apis: frozenset[str]
+    download: DownloadRule
+    upstream_download: UpstreamDownload
+    default_flags: frozenset[str] = frozenset()
+    inherits_from: str | None = None
+    deprecated: Deprecation | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    purposes: Mapping[str, PurposeRule]
+    untracked: Literal["deny", "allow"] = "deny"
+    ephemeral_ttl_seconds: int = 86400
+    inline_files: Literal["deny", "allow"] = "allow"
+    api_deprecations: Mapping[str, Deprecation] = field(default_factory=dict)
+
+    def rule(self, purpose: str) -> PurposeRule | None:
+        return self.purposes.get(purpose)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`reason` is a deny code (DESIGN §7) or owner/org/legacy/public for an allow."""
+
+    action: Action
+    allowed: bool
+    reason: str
+    status: int = 200
+    message: str = ""
+
+
+def _allow(action: Action, reason: str) -> Decision:
+    return Decision(action, True, reason)
+
+
+def _deny(action: Action, status: int, reason: str, message: str) -> Decision:
+    return Decision(action, False, reason, status, message)
+
+
+def decide_upload(purpose: str, policy: Policy) -> Decision:
+    rule = policy.rule(purpose)
+    if rule is None or rule.uploaded_by != "client":
+        return _deny(
+            Action.UPLOAD, 400, "purpose_not_allowed", f"Uploads of purpose {purpose!r} are not allowed"
+        )
+    return _allow(Action.UPLOAD, "owner")
+
+
+def decide(
+    action: Action,
+    principal: Principal,
+    record: FileRecord | None,
+    policy: Policy,
+    now: float,
+    file_id: str = "",
+) -> Decision:
+    """Decide one action on one file for one principal; checks run from coarse to fine."""
+    if record is None:
+        if policy.untracked == "allow":
+            return _allow(action, "public")
+        return _deny(action, 403, "file_untracked", f"File {file_id} is not tracked by the gateway")
+    if record.deleted or record.org != principal.org:
+        # Another org's file is indistinguishable from an unknown one.
+        return _deny(action, 404, "file_not_found", f"No such File object: {record.file_id}")
+    if record.is_expired(now):
+        return _deny(action, 410, "file_expired", f"File {record.file_id} has expired")
+    is_owner = record.owner == principal.name
+    if PRIVATE_ONLY in record.flags and not is_owner:
+        return _deny(
+            action, 403, "private_only_forbidden", f"File {record.file_id} is private to its owner"
+        )
+    if action is Action.DOWNLOAD:
+        refusal = _download_refusal(principal, record, policy, is_owner)
+        if refusal is not None:
+            return refusal
+    if is_owner:
+        return _allow(action, "owner")
+    return _allow(action, "legacy" if record.legacy else "org")
+
+
+def _download_refusal(
+    principal: Principal, record: FileRecord, policy: Policy, is_owner: bool
+) -> Decision | None:
+    if NO_DOWNLOAD in record.flags:
+        return _deny(
+            Action.DOWNLOAD, 403, "download_disabled", f"Downloads of file {record.file_id} are disabled"
+        )
+    rule = policy.rule(record.purpose)
+    download: DownloadRule = rule.download if rule is not None else "none"
+    if download == "none" or (download == "owner" and not is_owner):
+        return _deny(
+            Action.DOWNLOAD,
+            403,
+            "purpose_download_forbidden",
+            f"Not allowed to download files of purpose: {record.purpose}",
+        )
+    return None
+
+
+def is_downloadable(principal: Principal, record: FileRecord, policy: Policy, now: float) -> bool:
+    """True when the gateway allows the download and the upstream is not known to refuse it."""
+    rule = policy.rule(record.purpose)
+    if rule is not None and rule.upstream_download == "refused":
+        return False
+    return decide(Action.DOWNLOAD, principal, record, policy, now).allowed

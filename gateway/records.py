@@ -1,0 +1,74 @@
+"""The FileRecord the gateway keeps for every file it has seen, and the access flags."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+PRIVATE_ONLY = "private_only"
+NO_DOWNLOAD = "no_download"
+EPHEMERAL = "ephemeral"
+KNOWN_FLAGS = frozenset({PRIVATE_ONLY, NO_DOWNLOAD, EPHEMERAL})
+
+
+class FlagError(ValueError):
+    """The flags a client sent cannot be accepted (unknown or contradictory)."""
+
+
+def parse_flags(raw: str) -> frozenset[str]:
+    """Parse `private_only,ephemeral`; empty items are ignored, unknown ones refused."""
+    items = [item.strip().lower() for item in raw.split(",")]
+    flags = frozenset(item for item in items if item)
+    unknown = sorted(flags - KNOWN_FLAGS)
+    if unknown:
+        raise FlagError(
+            f"Unknown access flag(s): {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_FLAGS))}"
+        )
+    return flags
+
+
+def merge_flag_sources(header: str | None, field_value: str | None) -> frozenset[str]:
+    """Flags may come from the header or the multipart field; both at once must agree."""
+    from_header = parse_flags(header) if header is not None else None
+    from_field = parse_flags(field_value) if field_value is not None else None
+    if from_header is not None and from_field is not None and from_header != from_field:
+        raise FlagError("X-File-Access header and `access` field disagree")
+    return from_header if from_header is not None else (from_field or frozenset())
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What the gateway knows of one file; `deleted` records are tombstones."""
+
+    file_id: str
+    owner: str
+    org: str
+    purpose: str
+    flags: frozenset[str] = frozenset()
+    created_at: int = 0
+    policy_version: str = ""
+    expires_at: int | None = None
+    legacy: bool = False
+    deleted: bool = False
+    derived_from: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def tombstone(self) -> FileRecord:
+        return replace(self, deleted=True)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["flags"] = sorted(self.flags)
+        # Short keys and no defaults keep a Redis record small (issue 6 budget: <= 300 bytes).
+        compact = {key: value for key, value in data.items() if value not in (None, False, {}, [])}
+        return json.dumps(compact, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> FileRecord:
+        data = json.loads(raw)
+        data["flags"] = frozenset(data.get("flags", ()))
+        return cls(**data)

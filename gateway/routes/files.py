@@ -1,0 +1,222 @@
+"""/v1/files: record at upload, and decide every download, retrieve, delete and list."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import hdrs, web
+
+from gateway import keys
+from gateway.enforce import decide_file, decision_error, gateway_view, path_id, scope
+from gateway.errors import GatewayError, file_too_large, invalid_access_flag, store_unavailable
+from gateway.multipart import MultipartRewriter
+from gateway.policy import Action, decide_upload
+from gateway.records import EPHEMERAL, FileRecord, FlagError, merge_flag_sources
+from gateway.store import StoreUnavailable
+from gateway.upstream import relay, response_headers
+
+ACCESS_HEADER = "X-File-Access"
+UPSTREAM_REFUSAL = "Not allowed to download files of purpose"
+log = logging.getLogger("files_gateway")
+
+
+def json_response(request: web.Request, body: Any, upstream: aiohttp.ClientResponse) -> web.Response:
+    headers = response_headers(upstream.headers)
+    for name in (hdrs.CONTENT_LENGTH, hdrs.CONTENT_ENCODING, hdrs.CONTENT_TYPE):
+        headers.popall(name, None)
+    headers["x-request-id"] = request[keys.REQUEST_ID]
+    return web.json_response(body, status=upstream.status, headers=headers)
+
+
+async def create_file(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    settings = app[keys.SETTINGS]
+    async with scope(request, Action.UPLOAD) as decision:
+        header_flags = request.headers.get(ACCESS_HEADER)
+        try:
+            if header_flags is not None:
+                merge_flag_sources(header_flags, None)
+        except FlagError as exc:
+            raise invalid_access_flag(str(exc)) from exc
+        if (request.content_length or 0) > settings.max_upload_bytes + 1024 * 1024:
+            raise file_too_large(settings.max_upload_bytes)
+        if not request.content_type.startswith("multipart/"):
+            raise GatewayError(400, "invalid_request", "Uploads must be multipart/form-data")
+        rewriter = MultipartRewriter(
+            await request.multipart(), settings.max_upload_bytes, settings.spool_dir
+        )
+        try:
+            return await _upload(request, decision, rewriter, header_flags)
+        finally:
+            rewriter.close()
+
+
+async def _upload(
+    request: web.Request, decision: Any, rewriter: MultipartRewriter, header_flags: str | None
+) -> web.StreamResponse:
+    app = request.app
+    policy = app[keys.SETTINGS].policy
+    await rewriter.read_head()
+    form = rewriter.form
+    decision.purpose = form.purpose
+    verdict = decision.decided(decide_upload(form.purpose or "", policy))
+    if not verdict.allowed:
+        raise decision_error(verdict)
+
+    def final_flags() -> frozenset[str]:
+        try:
+            flags = merge_flag_sources(header_flags, form.access)
+        except FlagError as exc:
+            raise invalid_access_flag(str(exc)) from exc
+        rule = policy.rule(form.purpose or "")
+        return flags | (rule.default_flags if rule is not None else frozenset())
+
+    flags = final_flags()
+
+    def trailing() -> list[tuple[str, str]]:
+        nonlocal flags
+        flags = final_flags()
+        if EPHEMERAL in flags and not form.sent_expires_after:
+            form.expires_seconds = policy.ephemeral_ttl_seconds
+            return [
+                ("expires_after[anchor]", "created_at"),
+                ("expires_after[seconds]", str(policy.ephemeral_ttl_seconds)),
+            ]
+        return []
+
+    headers = app[keys.UPSTREAM].request_headers(request, keep_body_headers=False, json_only=True)
+    headers[hdrs.CONTENT_TYPE] = rewriter.content_type
+    try:
+        response = await app[keys.UPSTREAM].send(
+            "POST", "/v1/files", headers, route="/v1/files", data=rewriter.body(trailing)
+        )
+    except Exception:
+        # A refusal raised inside the streamed body (413, a late bad flag) surfaces wrapped.
+        if rewriter.error is not None:
+            raise rewriter.error from None
+        raise
+    async with response:
+        decision.upstream_status = response.status
+        if response.status != 200:
+            return await relay(request, response)
+        file_object = await response.json()
+    app[keys.METRICS].bytes.labels("upload").inc(form.file_bytes)
+    record = _new_record(request, file_object, flags, form.expires_seconds)
+    decision.record = record
+    decision.file_id = record.file_id
+    try:
+        await app[keys.STORE].put(record)
+    except StoreUnavailable as exc:
+        await _compensate(request, record.file_id)
+        raise decision.refused(store_unavailable()) from exc
+    file_object["gateway"] = gateway_view(record, request[keys.PRINCIPAL], policy)
+    return json_response(request, file_object, response)
+
+
+def _new_record(
+    request: web.Request, file_object: dict[str, Any], flags: frozenset[str], ttl: int | None
+) -> FileRecord:
+    principal = request[keys.PRINCIPAL]
+    created_at = int(file_object.get("created_at") or time.time())
+    expires_at = file_object.get("expires_at")
+    if expires_at is None and EPHEMERAL in flags and ttl is not None:
+        expires_at = created_at + ttl
+    return FileRecord(
+        file_id=str(file_object["id"]),
+        owner=principal.name,
+        org=principal.org,
+        purpose=str(file_object.get("purpose", "")),
+        flags=flags,
+        created_at=created_at,
+        policy_version=request.app[keys.SETTINGS].policy.version,
+        expires_at=int(expires_at) if expires_at is not None else None,
+    )
+
+
+async def _compensate(request: web.Request, file_id: str) -> None:
+    """Recording failed after the upstream accepted the file: delete it so none is ownerless."""
+    upstream = request.app[keys.UPSTREAM]
+    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
+    try:
+        response = await upstream.send(
+            "DELETE", f"/v1/files/{file_id}", headers, route="/v1/files/{file_id}"
+        )
+        response.release()
+        log.warning("upload %s could not be recorded; deleted upstream (%s)", file_id,
+                    response.status)
+    except GatewayError:
+        log.error("upload %s could not be recorded nor deleted upstream", file_id)
+
+
+async def file_content(request: web.Request) -> web.StreamResponse:
+    file_id = path_id(request)
+    app = request.app
+    async with scope(request, Action.DOWNLOAD, file_id) as decision:
+        record = await decide_file(request, decision, Action.DOWNLOAD, file_id)
+        upstream = app[keys.UPSTREAM]
+        response = await upstream.send(
+            "GET", f"/v1/files/{file_id}/content", upstream.request_headers(request),
+            route="/v1/files/{file_id}/content",
+        )
+        decision.upstream_status = response.status
+        if response.status == 400:
+            body = await response.read()
+            response.release()
+            if UPSTREAM_REFUSAL.encode() in body:
+                purpose = record.purpose if record is not None else "unknown"
+                raise decision.refused(
+                    GatewayError(
+                        403, "purpose_download_forbidden",
+                        f"Not allowed to download files of purpose: {purpose}",
+                        extra={"source": "upstream"},
+                    )
+                )
+            return web.Response(status=400, body=body, content_type="application/json")
+        return await relay(request, response, app[keys.METRICS], "download")
+
+
+async def retrieve_file(request: web.Request) -> web.StreamResponse:
+    file_id = path_id(request)
+    async with scope(request, Action.RETRIEVE, file_id) as decision:
+        record = await decide_file(request, decision, Action.RETRIEVE, file_id)
+        return await _forward_json(request, decision, record, "GET")
+
+
+async def delete_file(request: web.Request) -> web.StreamResponse:
+    file_id = path_id(request)
+    app = request.app
+    async with scope(request, Action.DELETE, file_id) as decision:
+        record = await decide_file(request, decision, Action.DELETE, file_id)
+        response = await _forward_json(request, decision, record, "DELETE")
+        if response.status == 200:
+            tombstone = record.tombstone() if record is not None else None
+            if tombstone is not None:
+                try:
+                    await app[keys.STORE].put(tombstone)
+                except StoreUnavailable:
+                    log.error("file %s deleted upstream but its tombstone was not written", file_id)
+        return response
+
+
+async def _forward_json(
+    request: web.Request, decision: Any, record: FileRecord | None, method: str
+) -> web.StreamResponse:
+    app = request.app
+    file_id = decision.file_id
+    upstream = app[keys.UPSTREAM]
+    response = await upstream.send(
+        method, f"/v1/files/{file_id}",
+        upstream.request_headers(request, keep_body_headers=False, json_only=True),
+        route="/v1/files/{file_id}",
+    )
+    decision.upstream_status = response.status
+    if response.status != 200 or method != "GET":
+        return await relay(request, response)
+    async with response:
+        body = await response.json()
+    body["gateway"] = gateway_view(record, request[keys.PRINCIPAL], app[keys.SETTINGS].policy)
+    return json_response(request, body, response)
+

@@ -1,0 +1,74 @@
+"""Run the gateway and its admin listener; drain gracefully on SIGTERM (issue 7)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+import time
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.app import create_app
+from gateway.health import create_admin_app
+from gateway.logs import configure_logging
+from gateway.settings import Settings
+
+log = logging.getLogger("files_gateway")
+
+
+async def serve_async(settings: Settings, *, reuse_port: bool = False) -> None:
+    app = create_app(settings)
+    admin = create_admin_app(app)
+    timeout = settings.shutdown_timeout_seconds
+    runner = web.AppRunner(app, shutdown_timeout=timeout, access_log=None)
+    admin_runner = web.AppRunner(admin, access_log=None)
+    await runner.setup()
+    await admin_runner.setup()
+    main_site = web.TCPSite(
+        runner, settings.listen.host, settings.listen.port, reuse_port=reuse_port or None,
+        shutdown_timeout=timeout,
+    )
+    await main_site.start()
+    await web.TCPSite(
+        admin_runner, settings.admin_listen.host, settings.admin_listen.port,
+        reuse_port=reuse_port or None,
+    ).start()
+    log.info("files-gateway listening on %s (admin %s), upstream %s", settings.listen,
+             settings.admin_listen, settings.upstream.url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("draining: readiness off, no new connections, waiting up to %.0fs", timeout)
+    app[keys.READINESS].draining = True
+    started = time.monotonic()
+    # runner.cleanup() stops accepting, lets in-flight handlers finish up to the timeout, then
+    # runs cleanup_ctx; the admin listener stays up meanwhile so /readyz reports the drain.
+    await runner.cleanup()
+    log.info("drained in %.1fs", time.monotonic() - started)
+    await admin_runner.cleanup()
+
+
+def _run(settings: Settings, reuse_port: bool) -> None:
+    configure_logging(settings.log_level)
+    asyncio.run(serve_async(settings, reuse_port=reuse_port))
+
+
+def serve(settings: Settings) -> None:
+    if settings.workers <= 1:
+        _run(settings, reuse_port=False)
+        return
+    # Several processes share the port through SO_REUSEPORT; each keeps its own store client.
+    workers = [
+        multiprocessing.get_context("spawn").Process(target=_run, args=(settings, True))
+        for _ in range(settings.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    signal.signal(signal.SIGTERM, lambda *_: [w.terminate() for w in workers])
+    for worker in workers:
+        worker.join()

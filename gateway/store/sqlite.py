@@ -1,0 +1,104 @@
+"""Embedded, durable store: one SQLite file in WAL mode, driven from one worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from gateway.records import FileRecord
+from gateway.store.base import StoreUnavailable
+
+T = TypeVar("T")
+_SCHEMA = "CREATE TABLE IF NOT EXISTS files (file_id TEXT PRIMARY KEY, data TEXT NOT NULL)"
+
+
+class SqliteStore:
+    def __init__(self, path: Path, timeout: float) -> None:
+        self._path = path
+        self._timeout = timeout
+        # One thread owns the connection, so SQLite never sees concurrent use from this process.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        await self._run(self._connect)
+
+    def _connect(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self._path, timeout=self._timeout, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(_SCHEMA)
+        conn.commit()
+        self._conn = conn
+
+    async def _run(self, func: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(self._executor, func), timeout=self._timeout * 5
+            )
+        except (sqlite3.Error, OSError, TimeoutError) as exc:
+            raise StoreUnavailable(f"sqlite: {exc}") from exc
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise sqlite3.OperationalError("store is not open")
+        return self._conn
+
+    async def get(self, file_id: str) -> FileRecord | None:
+        return (await self.get_many([file_id])).get(file_id)
+
+    async def get_many(self, file_ids: Sequence[str]) -> dict[str, FileRecord]:
+        ids = list(dict.fromkeys(file_ids))
+
+        def query() -> dict[str, FileRecord]:
+            found: dict[str, FileRecord] = {}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db().execute(
+                    f"SELECT data FROM files WHERE file_id IN ({marks})", chunk
+                )
+                for (data,) in rows:
+                    record = FileRecord.from_json(data)
+                    found[record.file_id] = record
+            return found
+
+        return await self._run(query) if ids else {}
+
+    async def put(self, record: FileRecord) -> None:
+        def write() -> None:
+            db = self._db()
+            db.execute(
+                "INSERT OR REPLACE INTO files (file_id, data) VALUES (?, ?)",
+                (record.file_id, record.to_json()),
+            )
+            db.commit()
+
+        await self._run(write)
+
+    async def put_if_absent(self, record: FileRecord) -> bool:
+        def write() -> bool:
+            db = self._db()
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO files (file_id, data) VALUES (?, ?)",
+                (record.file_id, record.to_json()),
+            )
+            db.commit()
+            return cursor.rowcount == 1
+
+        return await self._run(write)
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._db().execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,171 @@
+"""The one upstream ClientSession: header allow-lists, credentials, and streamed forwarding."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterable, Mapping
+
+import aiohttp
+from aiohttp import hdrs, web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from gateway import keys
+from gateway.errors import upstream_timeout, upstream_unavailable
+from gateway.metrics import Metrics
+from gateway.settings import UpstreamSettings
+
+_REQUEST_ALLOW = frozenset(
+    {
+        "accept", "accept-encoding", "content-type", "content-length", "user-agent",
+        "openai-organization", "openai-project", "openai-beta", "idempotency-key", "x-request-id",
+    }
+)
+_RESPONSE_ALLOW = frozenset(
+    {
+        "content-type", "content-length", "content-encoding", "content-disposition", "cache-control",
+        "etag", "last-modified", "retry-after", "retry-after-ms", "x-should-retry", "x-request-id",
+        "openai-organization", "openai-processing-ms", "openai-version", "openai-project",
+    }
+)
+_REQUEST_PREFIXES = ("x-stainless-",)
+_RESPONSE_PREFIXES = ("x-ratelimit-",)
+CHUNK = 256 * 1024
+
+
+Headers = CIMultiDict[str] | CIMultiDictProxy[str]
+
+
+def _connection_named(headers: Headers) -> set[str]:
+    named: set[str] = set()
+    for value in headers.getall(hdrs.CONNECTION, []):
+        named.update(token.strip().lower() for token in value.split(",") if token.strip())
+    return named
+
+
+def _filter(
+    headers: Headers, allow: frozenset[str], prefixes: tuple[str, ...]
+) -> CIMultiDict[str]:
+    # Headers the Connection header names are hop-by-hop for this hop (RFC 9110 §7.6.1).
+    named = _connection_named(headers)
+    kept: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in named:
+            continue
+        if lower in allow or lower.startswith(prefixes):
+            kept.add(name, value)
+    return kept
+
+
+def response_headers(headers: Headers) -> CIMultiDict[str]:
+    return _filter(headers, _RESPONSE_ALLOW, _RESPONSE_PREFIXES)
+
+
+class Upstream:
+    def __init__(self, settings: UpstreamSettings, metrics: Metrics) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self.base_url = settings.url
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=self._settings.connect_timeout_seconds,
+            sock_read=self._settings.timeout_seconds,
+        )
+        # auto_decompress=False keeps bytes and Content-Length true end to end.
+        self._session = aiohttp.ClientSession(
+            timeout=timeout,
+            auto_decompress=False,
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+        )
+
+    @property
+    def ready(self) -> bool:
+        return self._session is not None and not self._session.closed
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def request_headers(
+        self, request: web.Request, *, keep_body_headers: bool = True, json_only: bool = False
+    ) -> CIMultiDict[str]:
+        headers = _filter(request.headers, _REQUEST_ALLOW, _REQUEST_PREFIXES)
+        if not keep_body_headers:
+            headers.popall(hdrs.CONTENT_TYPE, None)
+            headers.popall(hdrs.CONTENT_LENGTH, None)
+        if json_only:
+            # The gateway edits these bodies, so it must read them uncompressed.
+            headers.popall(hdrs.ACCEPT_ENCODING, None)
+        headers[hdrs.AUTHORIZATION] = (
+            f"Bearer {self._settings.api_key}"
+            if self._settings.api_key
+            else request.headers.get(hdrs.AUTHORIZATION, "")
+        )
+        if not headers[hdrs.AUTHORIZATION]:
+            del headers[hdrs.AUTHORIZATION]
+        headers["x-request-id"] = request[keys.REQUEST_ID]
+        return headers
+
+    async def send(
+        self,
+        method: str,
+        path_qs: str,
+        headers: Mapping[str, str],
+        *,
+        route: str,
+        data: AsyncIterable[bytes] | bytes | None = None,
+    ) -> aiohttp.ClientResponse:
+        """Send and return the response with its body unread; the caller releases it."""
+        assert self._session is not None, "upstream session not started"
+        started = time.perf_counter()
+        try:
+            response = await self._session.request(
+                method, self.base_url + path_qs, headers=headers, data=data,
+                allow_redirects=False, skip_auto_headers=(hdrs.USER_AGENT,),
+            )
+        except TimeoutError as exc:
+            self._metrics.upstream_errors.labels("timeout").inc()
+            raise upstream_timeout() from exc
+        except aiohttp.ClientConnectionError as exc:
+            self._metrics.upstream_errors.labels("connect").inc()
+            raise upstream_unavailable() from exc
+        except aiohttp.ClientError as exc:
+            self._metrics.upstream_errors.labels("protocol").inc()
+            raise upstream_unavailable() from exc
+        if response.status >= 500:
+            self._metrics.upstream_errors.labels("status_5xx").inc()
+        self._metrics.upstream_duration.labels(route, str(response.status)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+
+async def relay(
+    request: web.Request, response: aiohttp.ClientResponse, metrics: Metrics | None = None,
+    direction: str | None = None,
+) -> web.StreamResponse:
+    """Stream an upstream response back chunk by chunk, with allow-listed headers."""
+    out = web.StreamResponse(status=response.status, headers=response_headers(response.headers))
+    out.headers["x-request-id"] = request[keys.REQUEST_ID]
+    if hdrs.CONTENT_LENGTH in response.headers:
+        out.content_length = int(response.headers[hdrs.CONTENT_LENGTH])
+    await out.prepare(request)
+    moved = 0
+    try:
+        async for chunk in response.content.iter_chunked(CHUNK):
+            moved += len(chunk)
+            await out.write(chunk)
+    except (TimeoutError, aiohttp.ClientError):
+        # Headers are already sent: the only honest signal left is an aborted body.
+        if request.transport is not None:
+            request.transport.close()
+        raise
+    finally:
+        if metrics is not None and direction is not None:
+            metrics.bytes.labels(direction).inc(moved)
+        response.release()
+    await out.write_eof()
+    return out

@@ -1,0 +1,171 @@
+"""Shared fixtures: a real redis-server, the sandbox upstream and the gateway, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from aiohttp import web
+
+from gateway.app import create_app
+from gateway.health import create_admin_app
+from gateway.identity import fingerprint
+from gateway.sandbox import create_sandbox_app
+from gateway.settings import Settings, load_settings
+from tests.servers import RedisServer, ServerThread
+
+# Test principals: alice and bob share org acme; carol is in globex; root is an acme admin.
+KEYS = {
+    "alice": ("sk-alice", "acme", False),
+    "bob": ("sk-bob", "acme", False),
+    "carol": ("sk-carol", "globex", False),
+    "root": ("sk-root", "acme", True),
+}
+
+
+def identity_keys() -> list[dict[str, Any]]:
+    return [
+        {"sha256": fingerprint(key), "principal": name, "org": org, "admin": admin}
+        for name, (key, org, admin) in KEYS.items()
+    ]
+
+
+def make_settings(upstream: str, store: str, **overrides: Any) -> Settings:
+    flags: dict[str, Any] = {
+        "upstream.url": upstream,
+        "store": store,
+        "identity.keys": identity_keys(),
+        "listen": "127.0.0.1:0",
+        "admin_listen": "127.0.0.1:0",
+    }
+    flags.update(overrides)
+    return load_settings(None, env={}, flags=flags)
+
+
+@dataclass
+class Sandbox:
+    server: ServerThread
+
+    @property
+    def url(self) -> str:
+        return self.server.url()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method,
+            headers={"Content-Type": "application/json"} if data else {},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/__sandbox/requests"))
+
+    def clear(self) -> None:
+        self._call("DELETE", "/__sandbox/requests")
+
+    def seed(self, purpose: str, content: str = "seeded", filename: str = "seed.txt") -> str:
+        made = self._call(
+            "POST", "/__sandbox/files", {"purpose": purpose, "content": content, "filename": filename}
+        )
+        return str(made["id"])
+
+    def faults(self, faults: dict[str, Any]) -> None:
+        self._call("POST", "/__sandbox/faults", faults)
+
+
+@dataclass
+class Gateway:
+    server: ServerThread
+    sandbox: Sandbox
+    settings: Settings
+    clients: dict[str, openai.OpenAI] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url(0)
+
+    @property
+    def admin_url(self) -> str:
+        return self.server.url(1)
+
+    @property
+    def app(self) -> web.Application:
+        return self.server.apps[0]
+
+    def client(self, who: str, **kwargs: Any) -> openai.OpenAI:
+        key = KEYS[who][0] if who in KEYS else who
+        return openai.OpenAI(api_key=key, base_url=self.url + "/v1", max_retries=0, **kwargs)
+
+    def async_client(self, who: str) -> openai.AsyncOpenAI:
+        key = KEYS[who][0] if who in KEYS else who
+        return openai.AsyncOpenAI(api_key=key, base_url=self.url + "/v1", max_retries=0)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.admin_url + "/metrics", timeout=10) as response:
+            return str(response.read().decode())
+
+
+def start_gateway(sandbox: Sandbox, settings: Settings) -> ServerThread:
+    app_holder: list[web.Application] = []
+
+    def gateway_app() -> web.Application:
+        app = create_app(settings)
+        app_holder.append(app)
+        return app
+
+    return ServerThread(gateway_app, lambda: create_admin_app(app_holder[0])).start()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    server = ServerThread(create_sandbox_app).start()
+    yield Sandbox(server)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, for tests that pause or kill it."""
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'records.db'}"
+    redis_server: RedisServer = request.getfixturevalue("redis_server")
+    return redis_server.url
+
+
+@pytest.fixture
+def gateway(sandbox: Sandbox, store_url: str) -> Iterator[Gateway]:
+    settings = make_settings(sandbox.url, store_url)
+    server = start_gateway(sandbox, settings)
+    yield Gateway(server, sandbox, settings)
+    server.stop()
+
+
+@pytest.fixture
+def sqlite_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[Gateway]:
+    settings = make_settings(sandbox.url, f"sqlite:///{tmp_path / 'records.db'}")
+    server = start_gateway(sandbox, settings)
+    yield Gateway(server, sandbox, settings)
+    server.stop()
