@@ -101,9 +101,17 @@ class Gateway:
     def app(self) -> web.Application:
         return self.server.apps[0]
 
-    def client(self, who: str, **kwargs: Any) -> openai.OpenAI:
-        key = KEYS[who][0] if who in KEYS else who
-        return openai.OpenAI(api_key=key, base_url=self.url + "/v1", max_retries=0, **kwargs)
+    def client(self, who: str) -> openai.OpenAI:
+        """One SDK client per principal (or raw key), closed when the gateway stops."""
+        if who not in self.clients:
+            key = KEYS[who][0] if who in KEYS else who
+            self.clients[who] = openai.OpenAI(api_key=key, base_url=self.url + "/v1", max_retries=0)
+        return self.clients[who]
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+        self.server.stop()
 
     def async_client(self, who: str) -> openai.AsyncOpenAI:
         key = KEYS[who][0] if who in KEYS else who
@@ -158,14 +166,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def gateway(sandbox: Sandbox, store_url: str) -> Iterator[Gateway]:
     settings = make_settings(sandbox.url, store_url)
-    server = start_gateway(sandbox, settings)
-    yield Gateway(server, sandbox, settings)
-    server.stop()
+    running = Gateway(start_gateway(sandbox, settings), sandbox, settings)
+    yield running
+    running.close()
 
 
 @pytest.fixture
 def sqlite_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[Gateway]:
     settings = make_settings(sandbox.url, f"sqlite:///{tmp_path / 'records.db'}")
-    server = start_gateway(sandbox, settings)
-    yield Gateway(server, sandbox, settings)
-    server.stop()
+    running = Gateway(start_gateway(sandbox, settings), sandbox, settings)
+    yield running
+    running.close()

@@ -1,0 +1,143 @@
+"""The decision, as a table: every actor, object state and action (policy is pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from gateway.policy import Action, Policy, decide, decide_upload, is_downloadable
+from gateway.policy_config import load_policy
+from gateway.principal import Principal
+from gateway.records import FileRecord
+
+NOW = 1_800_000_000.0
+POLICY = load_policy()
+OWNER = Principal("alice", "acme")
+PEER = Principal("bob", "acme")
+OTHER_ORG = Principal("carol", "globex")
+UNKNOWN_KEY = Principal("key:0123456789ab", "default")
+ACTORS = {"owner": OWNER, "peer": PEER, "other_org": OTHER_ORG, "unknown_key": UNKNOWN_KEY}
+
+
+def record(purpose: str = "batch", flags: tuple[str, ...] = (), **changes: object) -> FileRecord:
+    base = FileRecord("file-abc", "alice", "acme", purpose, frozenset(flags), int(NOW) - 60, "v1")
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+STATES: dict[str, FileRecord | None] = {
+    "plain": record(),
+    "private_only": record(flags=("private_only",)),
+    "no_download": record(flags=("no_download",)),
+    "ephemeral_live": record(flags=("ephemeral",), expires_at=int(NOW) + 60),
+    "ephemeral_expired": record(flags=("ephemeral",), expires_at=int(NOW) - 1),
+    "user_data": record("user_data"),
+    "legacy": record(legacy=True, owner="legacy"),
+    "unknown_purpose": record("mystery"),
+    "untracked": None,
+    "deleted": record(deleted=True),
+}
+
+NOT_FOUND = (404, "file_not_found")
+OK_OWNER, OK_ORG, OK_LEGACY = (200, "owner"), (200, "org"), (200, "legacy")
+PRIVATE = (403, "private_only_forbidden")
+EXPIRED = (410, "file_expired")
+UNTRACKED = (403, "file_untracked")
+
+# (state, actor) -> {action: (status, reason)}; actions missing from a row take the row's "*".
+TABLE: dict[tuple[str, str], dict[str, tuple[int, str]]] = {
+    ("plain", "owner"): {"*": OK_OWNER},
+    ("plain", "peer"): {"*": OK_ORG},
+    ("private_only", "owner"): {"*": OK_OWNER},
+    ("private_only", "peer"): {"*": PRIVATE},
+    ("no_download", "owner"): {"*": OK_OWNER, "download": (403, "download_disabled")},
+    ("no_download", "peer"): {"*": OK_ORG, "download": (403, "download_disabled")},
+    ("ephemeral_live", "owner"): {"*": OK_OWNER},
+    ("ephemeral_live", "peer"): {"*": OK_ORG},
+    ("ephemeral_expired", "owner"): {"*": EXPIRED},
+    ("ephemeral_expired", "peer"): {"*": EXPIRED},
+    # The gateway allows it; the upstream's own refusal is handled at enforcement.
+    ("user_data", "owner"): {"*": OK_OWNER},
+    ("user_data", "peer"): {"*": OK_ORG},
+    ("legacy", "owner"): {"*": OK_LEGACY},
+    ("legacy", "peer"): {"*": OK_LEGACY},
+    ("unknown_purpose", "owner"): {"*": OK_OWNER, "download": (403, "purpose_download_forbidden")},
+    ("unknown_purpose", "peer"): {"*": OK_ORG, "download": (403, "purpose_download_forbidden")},
+}
+for state in STATES:
+    for actor in ("other_org", "unknown_key"):
+        TABLE[(state, actor)] = {"*": UNTRACKED if state == "untracked" else NOT_FOUND}
+for actor in ("owner", "peer"):
+    TABLE[("untracked", actor)] = {"*": UNTRACKED}
+    TABLE[("deleted", actor)] = {"*": NOT_FOUND}
+
+ACTIONS = [Action.DOWNLOAD, Action.RETRIEVE, Action.DELETE, Action.LIST, Action.REFERENCE]
+CASES = [
+    (state, actor, action)
+    for state in STATES
+    for actor in ACTORS
+    for action in ACTIONS
+]
+
+
+@pytest.mark.parametrize(("state", "actor", "action"), CASES)
+def test_decision_table(state: str, actor: str, action: Action) -> None:
+    """Each actor, file state and action gets the status and reason the table states."""
+    row = TABLE[(state, actor)]
+    expected = row.get(action.value, row["*"])
+    decision = decide(action, ACTORS[actor], STATES[state], POLICY, NOW, "file-abc")
+    assert (200 if decision.allowed else decision.status, decision.reason) == expected
+    assert decision.action is action
+
+
+def test_untracked_allow_policy_allows_as_public() -> None:
+    """With `untracked: allow`, a file without a record is allowed with reason `public`."""
+    policy = dataclasses.replace(POLICY, untracked="allow")
+    decision = decide(Action.DOWNLOAD, PEER, None, policy, NOW, "file-x")
+    assert (decision.allowed, decision.reason) == (True, "public")
+
+
+@pytest.mark.parametrize(
+    ("download", "actor", "allowed"),
+    [("owner", "owner", True), ("owner", "peer", False), ("none", "owner", False),
+     ("org", "peer", True)],
+)
+def test_purpose_download_rule(download: str, actor: str, allowed: bool) -> None:
+    """A purpose's `download` rule (owner | org | none) bounds who may download."""
+    rule = dataclasses.replace(POLICY.purposes["batch"], download=download)  # type: ignore[arg-type]
+    policy = dataclasses.replace(POLICY, purposes={**POLICY.purposes, "batch": rule})
+    decision = decide(Action.DOWNLOAD, ACTORS[actor], record(), policy, NOW)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert decision.reason == "purpose_download_forbidden"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "allowed"),
+    [("batch", True), ("user_data", True), ("vision", True), ("fine-tune", True),
+     ("evals", True), ("assistants", True), ("batch_output", False),
+     ("fine-tune-results", False), ("assistants_output", False), ("mystery", False), ("", False)],
+)
+def test_upload_purposes(purpose: str, allowed: bool) -> None:
+    """Only client-uploadable purposes of the policy may be uploaded."""
+    decision = decide_upload(purpose, POLICY)
+    assert decision.allowed is allowed
+    assert decision.reason == ("owner" if allowed else "purpose_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("purpose", "downloadable"),
+    [("batch", True), ("vision", True), ("user_data", False), ("assistants", False)],
+)
+def test_downloadable_accounts_for_upstream_refusal(purpose: str, downloadable: bool) -> None:
+    """`downloadable` is false where the upstream is known to refuse the purpose."""
+    assert is_downloadable(OWNER, record(purpose), POLICY, NOW) is downloadable
+
+
+def test_policy_type() -> None:
+    """The shipped policy parses into a Policy with every purpose of DESIGN §5."""
+    assert isinstance(POLICY, Policy)
+    assert set(POLICY.purposes) == {
+        "assistants", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision",
+        "user_data", "evals", "assistants_output",
+    }
