@@ -1,0 +1,128 @@
+"""Identity in api_key, header and static modes, and upstream credentials."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Gateway, Sandbox, make_settings, start_gateway
+from tests.http import call
+
+
+@pytest.fixture
+def make_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[Any]:
+    started: list[Gateway] = []
+
+    def make(**overrides: Any) -> Gateway:
+        settings = make_settings(
+            sandbox.url, f"sqlite:///{tmp_path / f'g{len(started)}.db'}", **overrides
+        )
+        gateway = Gateway(start_gateway(sandbox, settings), sandbox, settings)
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in started:
+        gateway.close()
+
+
+def test_unknown_key_gets_fingerprint_principal(make_gateway: Any) -> None:
+    """An unknown key becomes principal key:<12 hex> in the default org, and owns its uploads."""
+    gateway = make_gateway()
+    stranger = gateway.client("sk-stranger")
+    created = stranger.files.create(file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch")
+    assert (created.model_extra or {})["gateway"]["owner_is_you"] is True
+    other = gateway.client("sk-another-stranger")
+    view = other.files.retrieve(created.id).model_extra or {}
+    # Same default org, different principal.
+    assert view["gateway"]["owner_is_you"] is False
+
+
+def test_unknown_key_rejected_when_configured(make_gateway: Any) -> None:
+    """With unknown_keys: reject, an unknown key gets 401 invalid_api_key and no upstream call."""
+    gateway = make_gateway(**{"identity.unknown_keys": "reject"})
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "GET", "/v1/files", {"Authorization": "Bearer sk-who"})
+    assert (reply.status, reply.code) == (401, "invalid_api_key")
+    assert reply.headers["x-should-retry"] == "false"
+    assert gateway.sandbox.requests() == []
+    assert call(gateway.url, "GET", "/v1/files", {"Authorization": "Bearer sk-alice"}).status == 200
+
+
+def test_identity_header_in_api_key_mode_is_refused(make_gateway: Any) -> None:
+    """An identity header outside header mode gets 401 untrusted_identity_header."""
+    gateway = make_gateway()
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "GET", "/v1/files",
+                 {"Authorization": "Bearer sk-alice", "X-Forwarded-User": "bob"})
+    assert (reply.status, reply.code) == (401, "untrusted_identity_header")
+    assert gateway.sandbox.requests() == []
+
+
+def test_header_mode_from_trusted_proxy(make_gateway: Any) -> None:
+    """In header mode a trusted peer's headers set the principal; they never go upstream."""
+    gateway = make_gateway(**{"identity.mode": "header"})
+    as_dave = {"Authorization": "Bearer sk-x", "X-Forwarded-User": "dave",
+               "X-Forwarded-Org": "initech"}
+    boundary = "xyz"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"
+        f"data\r\n--{boundary}--\r\n"
+    ).encode()
+    created = call(gateway.url, "POST", "/v1/files",
+                   {**as_dave, "Content-Type": f"multipart/form-data; boundary={boundary}"}, body)
+    assert created.status == 200
+    file_id = created.json()["id"]
+    for sent in gateway.sandbox.requests():
+        assert "x-forwarded-user" not in sent["headers"]
+        assert "x-forwarded-org" not in sent["headers"]
+    as_erin = {**as_dave, "X-Forwarded-User": "erin", "X-Forwarded-Org": "other"}
+    assert call(gateway.url, "GET", f"/v1/files/{file_id}", as_dave).status == 200
+    assert call(gateway.url, "GET", f"/v1/files/{file_id}", as_erin).status == 404
+    missing = call(gateway.url, "GET", "/v1/files", {"Authorization": "Bearer sk-x"})
+    assert (missing.status, missing.code) == (401, "missing_api_key")
+
+
+def test_header_mode_from_untrusted_peer(make_gateway: Any) -> None:
+    """Identity headers from a peer outside trusted_proxies get 401 untrusted_identity_header."""
+    gateway = make_gateway(**{"identity.mode": "header",
+                              "identity.header.trusted_proxies": ["10.0.0.0/8"]})
+    reply = call(gateway.url, "GET", "/v1/files",
+                 {"Authorization": "Bearer sk-x", "X-Forwarded-User": "dave"})
+    assert (reply.status, reply.code) == (401, "untrusted_identity_header")
+
+
+def test_static_mode(make_gateway: Any) -> None:
+    """In static mode every request is the configured workload, whatever key it carries."""
+    gateway = make_gateway(**{"identity.mode": "static", "identity.static.principal": "svc",
+                              "identity.static.org": "acme"})
+    created = gateway.client("sk-one").files.create(
+        file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch",
+        extra_headers={"X-File-Access": "private_only"},
+    )
+    assert gateway.client("sk-two").files.retrieve(created.id).id == created.id
+
+
+def test_upstream_key_substitution(make_gateway: Any) -> None:
+    """With upstream.api_key set, the client's key never leaves the gateway."""
+    gateway = make_gateway(**{"upstream.api_key": "sk-upstream-secret"})
+    gateway.sandbox.clear()
+    gateway.client("alice").files.list()
+    sent = gateway.sandbox.requests()
+    assert sent
+    assert {r["headers"]["authorization"] for r in sent} == {"Bearer sk-upstream-secret"}
+
+
+def test_pass_through_credentials(make_gateway: Any) -> None:
+    """Without upstream.api_key, the client's own key is forwarded."""
+    gateway = make_gateway()
+    gateway.sandbox.clear()
+    gateway.client("alice").files.list()
+    assert {r["headers"]["authorization"] for r in gateway.sandbox.requests()} == {
+        "Bearer sk-alice"
+    }
