@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+from prometheus_client.parser import text_string_to_metric_families
 import pytest
 from aiohttp import web
 
@@ -120,6 +121,14 @@ class Gateway:
     def metrics(self) -> str:
         with urllib.request.urlopen(self.admin_url + "/metrics", timeout=10) as response:
             return str(response.read().decode())
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The value of one sample scraped from the admin listener (0 when absent)."""
+        for family in text_string_to_metric_families(self.metrics()):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    return float(sample.value)
+        return 0.0
 
 
 def start_gateway(sandbox: Sandbox, settings: Settings) -> ServerThread:

@@ -75,6 +75,9 @@ class ServerThread:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
 
     def stop(self) -> None:
+        if self._loop.is_closed():
+            return
+
         async def stop_all() -> None:
             for runner in reversed(self._runners):
                 await runner.cleanup()

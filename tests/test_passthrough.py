@@ -1,0 +1,120 @@
+"""Other /v1 routes pass through unchanged; ids in paths are validated before anything else."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Gateway
+from tests.http import call
+
+ALICE = {"Authorization": "Bearer sk-alice"}
+
+
+def store_ops(gateway: Gateway) -> float:
+    total = 0.0
+    for line in gateway.metrics().splitlines():
+        if line.startswith("files_gateway_store_operation_duration_seconds_count"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/files/file-abc%2F..%2Fx/content",
+        "/v1/files/file-abc%2fx",
+        "/v1/files/..%2Ffiles",
+        "/v1/files/%2e%2e/content",
+        "/v1/files/file-abc;jsessionid=1/content",
+        "/v1/files/" + "a" * 65,
+        "/v1/files/file-abc/../file-def/content",
+        "/v1/files/file-abc/./content",
+        "/v1/files/file.abc",
+        "/v1/files/file-abc/content/extra",
+        "/v1/batches/..%2Ffiles%2Ffile-abc%2Fcontent",
+    ],
+)
+def test_invalid_ids_are_refused_without_lookup_or_upstream(gateway: Gateway, path: str) -> None:
+    """Encoded slashes, dot segments, `;` and over-long ids get 400 invalid_file_id at once."""
+    before = store_ops(gateway)
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "GET", path, ALICE)
+    assert (reply.status, reply.code) == (400, "invalid_file_id"), reply.body
+    assert reply.headers["x-gateway-reason"] == "invalid_file_id"
+    assert gateway.sandbox.requests() == []
+    assert store_ops(gateway) == before
+
+
+def test_passthrough_headers_allow_list(gateway: Gateway) -> None:
+    """Hop-by-hop, Connection-named and unknown headers are stripped; API headers pass."""
+    gateway.sandbox.clear()
+    reply = call(
+        gateway.url, "POST", "/v1/chat/completions",
+        {
+            **ALICE,
+            "Content-Type": "application/json",
+            "Connection": "keep-alive, X-Secret-Hop",
+            "X-Secret-Hop": "1",
+            "Keep-Alive": "timeout=5",
+            "Proxy-Authorization": "Basic abc",
+            "TE": "trailers",
+            "X-Internal-Thing": "leak",
+            "OpenAI-Organization": "org-1",
+            "OpenAI-Project": "proj-1",
+            "x-stainless-lang": "python",
+            "x-request-id": "req-from-client",
+        },
+        b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}',
+    )
+    assert reply.status == 200, reply.body
+    assert reply.json()["object"] == "chat.completion"
+    assert reply.headers["x-request-id"] == "req-from-client"
+    sent = gateway.sandbox.requests()[-1]["headers"]
+    for stripped in ("x-secret-hop", "keep-alive", "proxy-authorization", "te", "x-internal-thing"):
+        assert stripped not in sent
+    assert sent["openai-organization"] == "org-1"
+    assert sent["openai-project"] == "proj-1"
+    assert sent["x-stainless-lang"] == "python"
+    assert sent["x-request-id"] == "req-from-client"
+
+
+def test_request_id_is_generated_and_passed_both_ways(gateway: Gateway) -> None:
+    """Without an incoming x-request-id the gateway makes one and sends it up and back."""
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "GET", "/v1/files", ALICE)
+    generated = reply.headers["x-request-id"]
+    assert generated.startswith("req_")
+    assert {r["headers"]["x-request-id"] for r in gateway.sandbox.requests()} == {generated}
+    refused = call(gateway.url, "GET", "/v1/files/x%2Fy", ALICE)
+    assert refused.headers["x-request-id"].startswith("req_")
+
+
+def test_unknown_route_passes_through_to_upstream_404(gateway: Gateway) -> None:
+    """An unknown /v1 route reaches the upstream, whose own 404 comes back unchanged."""
+    reply = call(gateway.url, "GET", "/v1/does-not-exist?x=1", ALICE)
+    assert reply.status == 404
+    assert reply.json()["error"]["message"].startswith("Invalid URL")
+    assert gateway.sandbox.requests()[-1]["query"] == {"x": "1"}
+
+
+def test_passthrough_streams_chunked_request_body(gateway: Gateway) -> None:
+    """A chunked request body is forwarded intact to the upstream."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", int(gateway.url.rsplit(":", 1)[1]), timeout=10)
+    chunks = [b'{"model": "gpt-4o", ', b'"messages": [{"role": "user", "content": "hi"}]}']
+    conn.request("POST", "/v1/chat/completions", body=iter(chunks),
+                 headers={**ALICE, "Content-Type": "application/json"}, encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 200
+    response.read()
+    conn.close()
+    assert gateway.sandbox.requests()[-1]["json"]["model"] == "gpt-4o"
+
+
+def test_upstream_down_gives_502(gateway: Gateway) -> None:
+    """An unreachable upstream gives 502 upstream_unavailable in OpenAI's error shape."""
+    gateway.sandbox.server.stop()
+    reply = call(gateway.url, "GET", "/v1/models", ALICE)
+    assert (reply.status, reply.code) == (502, "upstream_unavailable")
+    assert set(reply.json()["error"]) >= {"message", "type", "param", "code"}
