@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from gateway.audit import AuditLog
-    from gateway.health import Readiness
-    from gateway.identity import IdentityResolver
-    from gateway.metrics import Metrics
-    from gateway.principal import Principal
-    from gateway.settings import Settings
-    from gateway.store import RecordStore
-    from gateway.upstream import Upstream
+    from gateway.audit import AuditLog  # noqa: F401 - used in the string type arguments below
+    from gateway.health import Readiness  # noqa: F401 - used in the string type arguments below
+    from gateway.identity import IdentityResolver  # noqa: F401 - used in the string type arguments below
+    from gateway.metrics import Metrics  # noqa: F401 - used in the string type arguments below
+    from gateway.principal import Principal  # noqa: F401 - used in the string type arguments below
+    from gateway.settings import Settings  # noqa: F401 - used in the string type arguments below
+    from gateway.store import RecordStore  # noqa: F401 - used in the string type arguments below
+    from gateway.upstream import Upstream  # noqa: F401 - used in the string type arguments below
 
 SETTINGS = web.AppKey["Settings"]("settings")
 METRICS = web.AppKey["Metrics"]("metrics")

@@ -6,9 +6,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from gateway import keys
 from gateway.errors import GatewayError, invalid_file_id, store_unavailable
@@ -16,8 +16,6 @@ from gateway.identity import IdentityResolver
 from gateway.metrics import Metrics
 from gateway.store import StoreUnavailable
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 log = logging.getLogger("files_gateway")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Encoded separators, dot segments and matrix parameters could make the upstream see another

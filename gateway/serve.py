@@ -69,6 +69,11 @@ def serve(settings: Settings) -> None:
     ]
     for worker in workers:
         worker.start()
-    signal.signal(signal.SIGTERM, lambda *_: [w.terminate() for w in workers])
+
+    def forward_sigterm(*_: object) -> None:
+        for worker in workers:
+            worker.terminate()
+
+    signal.signal(signal.SIGTERM, forward_sigterm)
     for worker in workers:
         worker.join()

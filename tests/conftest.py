@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from prometheus_client.parser import text_string_to_metric_families
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.health import create_admin_app

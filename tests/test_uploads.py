@@ -146,6 +146,7 @@ def test_too_large_by_content_length_is_refused_early(small_limit_gateway: Gatew
     body = form([("purpose", b"batch", None), ("file", b"z" * (2 * 1024 * 1024), "big")])
     status, refused = post_form(gateway, body)
     assert status == 413
+    assert refused["error"]["code"] == "file_too_large"  # type: ignore[index]
     assert gateway.sandbox.requests() == []
 
 

@@ -9,7 +9,7 @@ from gateway.store.redis import RedisStore, connect
 from gateway.store.sqlite import SqliteStore
 
 
-async def open_store(url: str, timeout: float) -> RecordStore:
+async def open_store(url: str, timeout: float) -> RecordStore:  # noqa: ASYNC109
     if url.startswith("sqlite:///"):
         store = SqliteStore(Path(url.removeprefix("sqlite:///")), timeout)
         await store.open()

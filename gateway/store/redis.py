@@ -44,10 +44,10 @@ def _sentinel(url: str, options: dict[str, object]) -> aioredis.Redis:
     service = path[0] if path else "mymaster"
     db = int(path[1]) if len(path) > 1 else 0
     password = unquote(parts.password) if parts.password else None
-    sentinel = Sentinel(nodes, sentinel_kwargs={"socket_timeout": options["socket_timeout"]})
-    return sentinel.master_for(  # type: ignore[no-any-return]
-        service, db=db, password=password, **options
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        nodes, sentinel_kwargs={"socket_timeout": options["socket_timeout"]}
     )
+    return sentinel.master_for(service, db=db, password=password, **options)  # type: ignore[arg-type,no-any-return]
 
 
 class RedisStore:

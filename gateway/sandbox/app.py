@@ -1,0 +1,68 @@
+"""Assemble the sandbox application: keys, cleanup_ctx, middleware order, routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from . import (
+    batches,
+    containers,
+    control,
+    files,
+    fine_tuning,
+    references,
+    uploads,
+    vector_stores,
+)
+from .keys import FAULTS, REQUEST_LOG, STATE
+from .middlewares import inject_faults, openai_errors, record_requests, require_bearer
+from .state import FaultSet, SandboxState
+from .store import new_id
+
+# Room for JSON bodies with inline base64 file data; file bytes are streamed, not capped here.
+MAX_JSON_BODY = 64 * 1024 * 1024
+
+
+def _state_ctx(state: SandboxState) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        state.open()
+        try:
+            yield
+        finally:
+            state.close()
+
+    return ctx
+
+
+async def _openai_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The response headers OpenAI documents for debugging (facts §6)."""
+    if request.path.startswith("/v1/"):
+        response.headers.setdefault("x-request-id", new_id("req_", 32))
+        response.headers.setdefault("openai-version", "2020-10-01")
+
+
+def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
+    """The OpenAI emulator. Without ``data_dir``, bytes go to a temporary directory that is
+    removed on cleanup; with one, metadata is also persisted there across restarts."""
+    app = web.Application(
+        middlewares=[record_requests, inject_faults, openai_errors, require_bearer],
+        client_max_size=MAX_JSON_BODY,
+    )
+    state = SandboxState(data_dir)
+    app[STATE] = state
+    app[REQUEST_LOG] = []
+    app[FAULTS] = FaultSet()
+    app.cleanup_ctx.append(_state_ctx(state))
+    app.on_response_prepare.append(_openai_headers)
+    modules = (files, uploads, batches, fine_tuning, references, vector_stores, containers, control)
+    for module in modules:
+        app.add_routes(module.routes())
+    return app
+
+
+def run_sandbox(host: str = "127.0.0.1", port: int = 8089, data_dir: Path | None = None) -> None:
+    """Serve the sandbox until interrupted."""
+    web.run_app(create_sandbox_app(data_dir), host=host, port=port)

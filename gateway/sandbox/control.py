@@ -1,0 +1,107 @@
+"""``/__sandbox/*``: what tests use to look inside and steer the sandbox. No key needed.
+
+- ``GET /__sandbox/requests`` lists every API request that reached the sandbox, in order;
+  ``DELETE`` clears that log.
+- ``POST /__sandbox/files`` seeds a file with any purpose, server-made ones included.
+- ``GET|POST /__sandbox/faults`` reads or replaces the injected delays and statuses.
+- ``POST /__sandbox/clock`` ``{"advance": seconds}`` moves the sandbox clock forward, to
+  reach ``expires_at`` without waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .errors import ApiError, invalid_type
+from .forms import read_json
+from .keys import FAULTS, REQUEST_LOG, STATE
+from .state import FaultRule, FaultSet
+from .validation import check_keys, optional_str, require_str
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    return web.json_response([entry.to_json() for entry in request.app[REQUEST_LOG]])
+
+
+async def clear_requests(request: web.Request) -> web.Response:
+    request.app[REQUEST_LOG].clear()
+    return web.Response(status=204)
+
+
+async def seed_file(request: web.Request) -> web.Response:
+    """Create a file the gateway never saw: ``{"purpose", "filename", "content", "expires_in"}``."""
+    body = await read_json(request)
+    check_keys(body, ("purpose", "filename", "content", "expires_in"))
+    purpose = require_str(body, "purpose")
+    filename = optional_str(body, "filename") or "seed.txt"
+    content = optional_str(body, "content") or ""
+    ttl = body.get("expires_in")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int)):
+        raise invalid_type("expires_in", "an integer")
+    record = await request.app[STATE].files.add_bytes(
+        content.encode(), filename=filename, purpose=purpose, ttl=ttl
+    )
+    return web.json_response(record.to_json())
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    return web.json_response(request.app[FAULTS].to_json())
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    """Replace the whole fault set; ``{}`` clears it. Every problem is reported at once."""
+    request.app[FAULTS].replace(parse_faults(await read_json(request)))
+    return web.json_response(request.app[FAULTS].to_json())
+
+
+def parse_faults(body: dict[str, Any]) -> FaultSet:
+    problems = [f"unknown key {k!r}" for k in body if k not in ("delay", "status")]
+    parsed: dict[str, list[FaultRule]] = {"delay": [], "status": []}
+    for kind, rules in parsed.items():
+        table = body.get(kind, {})
+        if not isinstance(table, dict):
+            problems.append(f"{kind}: expected an object")
+            continue
+        for key, value in table.items():
+            method, _, prefix = str(key).partition(" ")
+            if not method or not prefix.startswith("/"):
+                problems.append(f"{kind} {key!r}: expected '<METHOD> <path-prefix>'")
+            elif not _valid_fault_value(kind, value):
+                problems.append(f"{kind} {key!r}: bad value {value!r}")
+            else:
+                rules.append(FaultRule(method.upper(), prefix, float(value)))
+    if problems:
+        raise ApiError(400, "Invalid fault set: " + "; ".join(problems))
+    return FaultSet(delays=parsed["delay"], statuses=parsed["status"])
+
+
+def _valid_fault_value(kind: str, value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if kind == "delay":
+        return value >= 0
+    return isinstance(value, int) and 400 <= value <= 599
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    check_keys(body, ("advance",))
+    advance = body.get("advance", 0)
+    if isinstance(advance, bool) or not isinstance(advance, int | float):
+        raise invalid_type("advance", "a number")
+    clock = request.app[STATE].clock
+    clock.offset += float(advance)
+    return web.json_response({"now": clock.now(), "offset": clock.offset})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/__sandbox/requests", list_requests),
+        web.delete("/__sandbox/requests", clear_requests),
+        web.post("/__sandbox/files", seed_file),
+        web.get("/__sandbox/faults", get_faults),
+        web.post("/__sandbox/faults", set_faults),
+        web.post("/__sandbox/clock", advance_clock),
+    ]

@@ -1,0 +1,172 @@
+"""The sandbox's in-memory state: stores, the request log and the fault set."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .store import Clock, FileStore, JsonObject
+
+UPLOAD_TTL = 3600  # an Upload expires one hour after creation (facts §3)
+
+
+@dataclass
+class Part:
+    id: str
+    size: int
+    path: Path
+    created_at: int
+
+
+@dataclass
+class Upload:
+    id: str
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    mime_type: str
+    file_ttl: int | None
+    status: str = "pending"
+    parts: dict[str, Part] = field(default_factory=dict)
+    file: JsonObject | None = None
+    busy: bool = False
+
+    def to_json(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "object": "upload",
+            "bytes": self.bytes,
+            "created_at": self.created_at,
+            "expires_at": self.created_at + UPLOAD_TTL,
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": self.status,
+            "file": self.file,
+        }
+
+
+class SandboxState:
+    """Everything the emulated API remembers. ``open``/``close`` run in the app's cleanup_ctx."""
+
+    def __init__(self, data_dir: Path | None) -> None:
+        self._given_dir = data_dir
+        self.clock = Clock()
+        self._files: FileStore | None = None
+        self.uploads: dict[str, Upload] = {}
+        self.batches: dict[str, JsonObject] = {}
+        self.jobs: dict[str, JsonObject] = {}
+        self.vector_stores: dict[str, JsonObject] = {}
+        self.vector_store_files: dict[str, dict[str, JsonObject]] = {}
+        self.containers: dict[str, JsonObject] = {}
+        self.container_files: dict[str, dict[str, JsonObject]] = {}
+
+    @property
+    def files(self) -> FileStore:
+        if self._files is None:
+            raise RuntimeError("the sandbox state is used before the app started")
+        return self._files
+
+    @property
+    def root(self) -> Path:
+        return self.files.root
+
+    def open(self) -> None:
+        root = self._given_dir or Path(tempfile.mkdtemp(prefix="files-gateway-sandbox-"))
+        root.mkdir(parents=True, exist_ok=True)
+        self._files = FileStore(root, self.clock, persist=self._given_dir is not None)
+        self._files.open()
+
+    def close(self) -> None:
+        if self._files is None:
+            return
+        if self._given_dir is None:
+            shutil.rmtree(self._files.root, ignore_errors=True)
+        else:
+            shutil.rmtree(self._files.tmp_dir, ignore_errors=True)
+            # Only File metadata is persisted; parts and container copies would be orphans.
+            for transient in ("uploads", "containers"):
+                shutil.rmtree(self._files.root / transient, ignore_errors=True)
+        self._files = None
+
+    def forget_file(self, file_id: str) -> None:
+        """Deleting a File also removes it from every vector store (facts §1, Delete)."""
+        for vs_id, attached in self.vector_store_files.items():
+            if attached.pop(file_id, None) is not None:
+                self.vector_stores[vs_id]["file_counts"] = file_counts(len(attached))
+
+
+def file_counts(total: int) -> JsonObject:
+    return {"in_progress": 0, "completed": total, "failed": 0, "cancelled": 0, "total": total}
+
+
+@dataclass
+class LoggedRequest:
+    """One request as a test sees it: never a file's bytes, only their count."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    form: dict[str, str] = field(default_factory=dict)
+    files: dict[str, JsonObject] = field(default_factory=dict)
+    json: Any = None
+    status: int | None = None
+
+    def to_json(self) -> JsonObject:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "form": self.form,
+            "files": self.files,
+            "json": self.json,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    method: str  # upper-case, or "*" for any method
+    prefix: str
+    value: float
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method) and path.startswith(self.prefix)
+
+
+@dataclass
+class FaultSet:
+    """Injected delays and statuses; replaced as a whole by ``POST /__sandbox/faults``."""
+
+    delays: list[FaultRule] = field(default_factory=list)
+    statuses: list[FaultRule] = field(default_factory=list)
+
+    def replace(self, other: FaultSet) -> None:
+        self.delays = other.delays
+        self.statuses = other.statuses
+
+    def delay_for(self, method: str, path: str) -> float | None:
+        return _longest(self.delays, method, path)
+
+    def status_for(self, method: str, path: str) -> int | None:
+        found = _longest(self.statuses, method, path)
+        return None if found is None else int(found)
+
+    def to_json(self) -> JsonObject:
+        return {
+            "delay": {f"{r.method} {r.prefix}": r.value for r in self.delays},
+            "status": {f"{r.method} {r.prefix}": int(r.value) for r in self.statuses},
+        }
+
+
+def _longest(rules: list[FaultRule], method: str, path: str) -> float | None:
+    """The most specific (longest prefix) matching rule wins."""
+    matching = [r for r in rules if r.matches(method, path)]
+    if not matching:
+        return None
+    return max(matching, key=lambda r: len(r.prefix)).value
