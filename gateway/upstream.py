@@ -153,10 +153,12 @@ async def relay(
     if hdrs.CONTENT_LENGTH in response.headers:
         out.content_length = int(response.headers[hdrs.CONTENT_LENGTH])
     await out.prepare(request)
-    moved = 0
+    counter = metrics.bytes.labels(direction) if metrics is not None and direction else None
     try:
         async for chunk in response.content.iter_chunked(CHUNK):
-            moved += len(chunk)
+            # Counted before the write, so a client that has every byte also sees the count.
+            if counter is not None:
+                counter.inc(len(chunk))
             await out.write(chunk)
     except (TimeoutError, aiohttp.ClientError):
         # Headers are already sent: the only honest signal left is an aborted body.
@@ -164,8 +166,6 @@ async def relay(
             request.transport.close()
         raise
     finally:
-        if metrics is not None and direction is not None:
-            metrics.bytes.labels(direction).inc(moved)
         response.release()
     await out.write_eof()
     return out

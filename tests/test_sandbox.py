@@ -343,9 +343,7 @@ async def test_unknown_file_is_404_with_openai_body(
 async def test_content_is_raw_octet_stream(raw: TestClient[web.Request, web.Application]) -> None:
     """Content returns the exact bytes as application/octet-stream."""
     body, ctype = multipart([("purpose", "batch"), ("file", ("in.jsonl", b'{"a":1}\n'))])
-    created = await (
-        await raw.post("/v1/files", data=body, headers={**KEY, "Content-Type": ctype})
-    ).json()
+    created = await (await raw.post("/v1/files", data=body, headers={**KEY, "Content-Type": ctype})).json()
     answer = await raw.get(f"/v1/files/{created['id']}/content", headers=KEY)
     assert answer.headers["Content-Type"] == "application/octet-stream"
     assert answer.headers["x-request-id"].startswith("req_")
@@ -365,12 +363,8 @@ def test_content_of_undownloadable_purposes_is_refused(
         client.files.content(created.id)
 
 
-@pytest.mark.parametrize(
-    "purpose", ["batch_output", "fine-tune-results", "assistants_output", "vision"]
-)
-def test_seeded_files_take_any_purpose(
-    client: OpenAI, sandbox: ThreadedSandbox, purpose: str
-) -> None:
+@pytest.mark.parametrize("purpose", ["batch_output", "fine-tune-results", "assistants_output", "vision"])
+def test_seeded_files_take_any_purpose(client: OpenAI, sandbox: ThreadedSandbox, purpose: str) -> None:
     """/__sandbox/files seeds server-made purposes; their content downloads."""
     seeded = sandbox.control(
         "POST", "files", {"purpose": purpose, "filename": "out.jsonl", "content": "done\n"}
@@ -404,9 +398,7 @@ async def test_metadata_survives_a_restart_with_a_data_dir(
     """With an explicit data_dir, files (metadata and bytes) outlive the app."""
     first = await aiohttp_client(create_sandbox_app(tmp_path))
     body, ctype = multipart([("purpose", "vision"), ("file", ("a.txt", b"kept"))])
-    created = await (
-        await first.post("/v1/files", data=body, headers={**KEY, "Content-Type": ctype})
-    ).json()
+    created = await (await first.post("/v1/files", data=body, headers={**KEY, "Content-Type": ctype})).json()
     await first.close()
     second = await aiohttp_client(create_sandbox_app(tmp_path))
     assert (await (await second.get(f"/v1/files/{created['id']}", headers=KEY)).json()) == created
@@ -449,9 +441,7 @@ def test_upload_file_chunked_yields_a_file(client: OpenAI) -> None:
 
 def test_upload_parts_join_in_part_ids_order_and_check_md5(client: OpenAI) -> None:
     """complete joins parts in part_ids order; a wrong md5 or byte total is a 400."""
-    upload = client.uploads.create(
-        bytes=6, filename="a.txt", mime_type="text/plain", purpose="vision"
-    )
+    upload = client.uploads.create(bytes=6, filename="a.txt", mime_type="text/plain", purpose="vision")
     second = client.uploads.parts.create(upload.id, data=b"def")
     first = client.uploads.parts.create(upload.id, data=b"abc")
     with pytest.raises(openai.BadRequestError):
@@ -466,9 +456,7 @@ def test_upload_parts_join_in_part_ids_order_and_check_md5(client: OpenAI) -> No
 
 def test_cancelled_upload_takes_no_parts(client: OpenAI) -> None:
     """A cancelled Upload reports cancelled and refuses further parts."""
-    upload = client.uploads.create(
-        bytes=3, filename="a.txt", mime_type="text/plain", purpose="vision"
-    )
+    upload = client.uploads.create(bytes=3, filename="a.txt", mime_type="text/plain", purpose="vision")
     assert client.uploads.cancel(upload.id).status == "cancelled"
     with pytest.raises(openai.BadRequestError):
         client.uploads.parts.create(upload.id, data=b"abc")
@@ -478,9 +466,7 @@ async def test_upload_errors(raw: TestClient[web.Request, web.Application]) -> N
     """Unknown keys on create are a 400; an unknown upload is a 404 No such Upload."""
     body = {"bytes": 1, "filename": "a", "mime_type": "text/plain", "purpose": "batch", "x": 1}
     answer = await raw.post("/v1/uploads", json=body, headers=KEY)
-    assert await answer.json() == error(
-        "Additional properties are not allowed ('x' was unexpected)"
-    )
+    assert await answer.json() == error("Additional properties are not allowed ('x' was unexpected)")
     answer = await raw.post("/v1/uploads/upload_nope/cancel", headers=KEY)
     assert answer.status == 404
     assert await answer.json() == error("No such Upload: upload_nope", "id")
@@ -520,14 +506,10 @@ def test_batch_completes_with_a_batch_output_file(client: OpenAI) -> None:
 def test_batch_input_must_exist_and_have_purpose_batch(client: OpenAI) -> None:
     """An unknown input file is a 404; a non-batch one is a 400 on input_file_id."""
     with pytest.raises(openai.NotFoundError):
-        client.batches.create(
-            input_file_id="file-nope", endpoint="/v1/responses", completion_window="24h"
-        )
+        client.batches.create(input_file_id="file-nope", endpoint="/v1/responses", completion_window="24h")
     other = client.files.create(file=("in.jsonl", b"{}\n"), purpose="fine-tune")
     with pytest.raises(openai.BadRequestError) as caught:
-        client.batches.create(
-            input_file_id=other.id, endpoint="/v1/responses", completion_window="24h"
-        )
+        client.batches.create(input_file_id=other.id, endpoint="/v1/responses", completion_window="24h")
     assert caught.value.param == "input_file_id"
 
 
@@ -548,9 +530,7 @@ def test_fine_tune_files_must_have_purpose_fine_tune(client: OpenAI) -> None:
     train = client.files.create(file=("t.jsonl", b"{}\n"), purpose="fine-tune")
     other = client.files.create(file=("v.jsonl", b"{}\n"), purpose="batch")
     with pytest.raises(openai.BadRequestError) as caught:
-        client.fine_tuning.jobs.create(
-            model="gpt-4o-mini", training_file=train.id, validation_file=other.id
-        )
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=train.id, validation_file=other.id)
     assert caught.value.param == "validation_file"
     with pytest.raises(openai.NotFoundError):
         client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file="file-nope")
@@ -641,9 +621,7 @@ def test_vector_store_files_and_content(client: OpenAI) -> None:
     second = client.files.create(file=("b.txt", b"beta"), purpose="assistants")
     store = client.vector_stores.create(name="docs", file_ids=[first.id])
     client.vector_stores.files.create(vector_store_id=store.id, file_id=second.id)
-    assert sorted(f.id for f in client.vector_stores.files.list(store.id)) == sorted(
-        [first.id, second.id]
-    )
+    assert sorted(f.id for f in client.vector_stores.files.list(store.id)) == sorted([first.id, second.id])
     pages = list(client.vector_stores.files.content(first.id, vector_store_id=store.id))
     assert [(p.type, p.text) for p in pages] == [("text", "alpha")]
     batch = client.vector_stores.file_batches.create(store.id, file_ids=[first.id])
@@ -666,9 +644,7 @@ def test_container_files_copy_bytes(client: OpenAI) -> None:
 # --- Introspection and faults --------------------------------------------------------------
 
 
-def test_request_log_records_form_fields_and_byte_counts(
-    client: OpenAI, sandbox: ThreadedSandbox
-) -> None:
+def test_request_log_records_form_fields_and_byte_counts(client: OpenAI, sandbox: ThreadedSandbox) -> None:
     """The log shows method, path, headers, form fields and file byte counts, never bytes."""
     client.files.create(
         file=("a.txt", b"12345"),

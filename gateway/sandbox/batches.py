@@ -54,8 +54,7 @@ async def create_batch(request: web.Request) -> web.Response:
     if source.purpose != "batch":
         raise ApiError(
             400,
-            f"File {input_id} has purpose '{source.purpose}'; a batch input file "
-            "must have purpose 'batch'.",
+            f"File {input_id} has purpose '{source.purpose}'; a batch input file must have purpose 'batch'.",
             param="input_file_id",
         )
     batch_id = new_id("batch_")

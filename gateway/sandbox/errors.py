@@ -83,9 +83,7 @@ def missing_parameter(name: str) -> ApiError:
 
 
 def invalid_type(name: str, expected: str) -> ApiError:
-    return ApiError(
-        400, f"Invalid type for '{name}': expected {expected}.", param=name, code="invalid_type"
-    )
+    return ApiError(400, f"Invalid type for '{name}': expected {expected}.", param=name, code="invalid_type")
 
 
 def invalid_value(name: str, message: str) -> ApiError:

@@ -63,9 +63,7 @@ async def list_files(request: web.Request) -> web.Response:
     return web.json_response(page(shown, len(records) > limit))
 
 
-def _behind(
-    records: list[FileRecord], cursor: tuple[int, int] | None, descending: bool
-) -> list[FileRecord]:
+def _behind(records: list[FileRecord], cursor: tuple[int, int] | None, descending: bool) -> list[FileRecord]:
     if cursor is None:
         return []
     if descending:

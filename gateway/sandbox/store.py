@@ -167,9 +167,7 @@ class FileStore:
     async def save(self) -> None:
         if not self.persist:
             return
-        snapshot = json.dumps(
-            {"seq": self._seq, "files": [asdict(r) for r in self.records.values()]}
-        )
+        snapshot = json.dumps({"seq": self._seq, "files": [asdict(r) for r in self.records.values()]})
         # The lock keeps writes in call order, so the newest snapshot lands last.
         async with self._save_lock:
             await asyncio.to_thread(_write_atomically, self.root / "index.json", snapshot)

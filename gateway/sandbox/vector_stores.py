@@ -111,9 +111,7 @@ def _attached(request: web.Request) -> tuple[SandboxState, JsonObject]:
     file_id = request.match_info["file_id"]
     found = state.vector_store_files[store["id"]].get(file_id)
     if found is None:
-        raise ApiError(
-            404, f"No file found with id '{file_id}' in vector store '{store['id']}'.", param="id"
-        )
+        raise ApiError(404, f"No file found with id '{file_id}' in vector store '{store['id']}'.", param="id")
     return state, found
 
 
