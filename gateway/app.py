@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway import keys
 from gateway.audit import AuditLog, AuditSink
+from gateway.audit_sinks import durable_sinks
 from gateway.errors import invalid_file_id
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
@@ -19,11 +20,18 @@ from gateway.middleware import (
     path_guard_middleware,
     request_context_middleware,
 )
-from gateway.routes import files, listing, passthrough
+from gateway.routes import attached, files, listing, objects, passthrough, scanned, uploads
+from gateway.routes.holders import BATCHES, CONTAINERS, JOBS, VECTOR_STORES
 from gateway.settings import Settings
 from gateway.store import open_store
 from gateway.store.instrumented import InstrumentedStore
 from gateway.upstream import Upstream
+
+
+async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    async with durable_sinks(settings.audit, app[keys.AUDIT], settings.store_timeout_seconds):
+        yield
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -53,7 +61,8 @@ def create_app(
     app = web.Application(
         middlewares=[
             request_context_middleware(
-                metrics=metrics, request_log=logging.getLogger("files_gateway.requests")
+                metrics=metrics, request_log=logging.getLogger("files_gateway.requests"),
+                request_log_level=logging.getLevelName(settings.request_log_level.upper()),
             ),
             path_guard_middleware(),
             identity_middleware(resolver=resolver),
@@ -66,6 +75,8 @@ def create_app(
     app[keys.AUDIT] = AuditLog(metrics, audit_sinks)
     app[keys.IDENTITY] = resolver
     app[keys.READINESS] = Readiness()
+    # First in, last out: durable audit sinks outlive every other resource.
+    app.cleanup_ctx.append(_audit_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_upstream_ctx)
     router = app.router
@@ -75,7 +86,13 @@ def create_app(
     router.add_delete("/v1/files/{file_id}", files.delete_file)
     router.add_get("/v1/files/{file_id}/content", files.file_content)
     router.add_route("*", "/v1/files/{tail:.*}", _no_such_files_route)
+    uploads.add_routes(router)
+    attached.add_routes(router)
+    for holder in (BATCHES, JOBS, VECTOR_STORES, CONTAINERS):
+        objects.add_routes(router, holder, deletable=holder in (VECTOR_STORES, CONTAINERS))
+    scanned.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)
+    metrics.precreate_routes(router)
     return app
 
 

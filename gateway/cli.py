@@ -62,6 +62,12 @@ def _backfill(args: argparse.Namespace) -> int:
     return asyncio.run(run_backfill(_settings(args), args.org, args.owner))
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    from gateway.audit_verify import run_verify
+
+    return run_verify(args.file)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="files-gateway", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -94,6 +100,14 @@ def parser() -> argparse.ArgumentParser:
     backfill.add_argument("--org", required=True)
     backfill.add_argument("--owner")
     backfill.set_defaults(func=_backfill)
+
+    audit = commands.add_parser("audit", help="audit log tools")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify", help="check a JSONL audit file's hash chain; report the first broken link"
+    )
+    verify.add_argument("file", type=Path)
+    verify.set_defaults(func=_audit_verify)
     return root
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from gateway import keys
+from gateway.metrics import exposition_registry
 from gateway.store import StoreUnavailable
 
 
@@ -33,18 +35,22 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[GATEWAY][keys.METRICS].registry
-    response = web.Response(body=generate_latest(registry))
+    response = web.Response(body=generate_latest(request.app[EXPOSITION]))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
 
 
 GATEWAY = web.AppKey[web.Application]("gateway")
+EXPOSITION = web.AppKey[CollectorRegistry]("exposition")
 
 
-def create_admin_app(gateway: web.Application) -> web.Application:
+def create_admin_app(
+    gateway: web.Application, *, multiproc_dir: Path | None = None
+) -> web.Application:
+    """With `multiproc_dir` (--workers N), /metrics aggregates every worker's values."""
     admin = web.Application()
     admin[GATEWAY] = gateway
+    admin[EXPOSITION] = exposition_registry(gateway[keys.METRICS].registry, multiproc_dir)
     admin.router.add_get("/healthz", healthz)
     admin.router.add_get("/readyz", readyz)
     admin.router.add_get("/metrics", metrics)

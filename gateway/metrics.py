@@ -1,8 +1,16 @@
-"""Every metric of DESIGN §9, created once against an injected registry; bounded labels only."""
+"""Every metric of DESIGN §9, created once against an injected registry; bounded labels only.
+
+With `--workers N` the values live in prometheus-client's multiprocess files (serve.py sets
+PROMETHEUS_MULTIPROC_DIR for the workers); `exposition_registry` then aggregates every worker.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.policy import Action, Policy
 
@@ -10,7 +18,7 @@ DENY_REASONS = (
     "invalid_file_id", "invalid_access_flag", "purpose_not_allowed", "purpose_api_mismatch",
     "private_only_forbidden", "purpose_download_forbidden", "download_disabled", "file_untracked",
     "file_not_found", "file_expired", "file_too_large", "missing_api_key", "invalid_api_key",
-    "untrusted_identity_header",
+    "untrusted_identity_header", "invalid_request",
 )
 ERROR_REASONS = (
     "policy_store_unavailable", "upstream_unavailable", "upstream_timeout", "client_disconnected",
@@ -18,6 +26,23 @@ ERROR_REASONS = (
 )
 ALLOW_REASONS = ("owner", "org", "legacy", "public")
 UNKNOWN_PURPOSE = "unknown"
+# Any other method (HTTP allows any token) shares one label value, so series stay bounded.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+AUDIT_RESULTS = ("ok", "error")
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER_METHOD
+
+
+def exposition_registry(registry: CollectorRegistry, multiproc_dir: Path | None) -> CollectorRegistry:
+    """What /metrics serves: this process's registry, or every worker's values aggregated."""
+    if multiproc_dir is None:
+        return registry
+    aggregate = CollectorRegistry()
+    MultiProcessCollector(aggregate, path=str(multiproc_dir))  # type: ignore[no-untyped-call]
+    return aggregate
 
 
 class Metrics:
@@ -85,8 +110,23 @@ class Metrics:
             self.upstream_errors.labels(reason)
         for operation in ("get", "get_many", "put", "ping"):
             self.store_errors.labels(operation)
-        self.audit_events.labels("stdout", "ok")
-        self.audit_events.labels("stdout", "error")
+            self.store_duration.labels(operation)
+        self.audit_sink("stdout")
+
+    def precreate_routes(self, router: web.UrlDispatcher) -> None:
+        """Each route template and method starts at zero: its 200s, latency and upstream time."""
+        for route in router.routes():
+            if route.method not in METHODS or route.resource is None:
+                continue  # "*" routes and HEAD twins appear under their real method on use
+            template = route.resource.canonical
+            self.http_requests.labels(template, route.method, "200")
+            self.http_duration.labels(template, route.method)
+            self.upstream_duration.labels(template, "200")
+
+    def audit_sink(self, name: str) -> None:
+        """Pre-create both results of a sink, so a failure shows as a rate from zero."""
+        for result in AUDIT_RESULTS:
+            self.audit_events.labels(name, result)
 
     def purpose_label(self, purpose: str | None) -> str:
         """Only purposes the policy knows become label values; the rest share one bucket."""

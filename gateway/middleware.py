@@ -13,7 +13,7 @@ from aiohttp.typedefs import Handler, Middleware
 from gateway import keys
 from gateway.errors import GatewayError, invalid_file_id, store_unavailable
 from gateway.identity import IdentityResolver
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, method_label
 from gateway.store import StoreUnavailable
 
 log = logging.getLogger("files_gateway")
@@ -36,7 +36,17 @@ def _http_error(exc: web.HTTPException) -> GatewayError:
     )
 
 
-def request_context_middleware(*, metrics: Metrics, request_log: logging.Logger) -> Middleware:
+def _body_bytes(response: web.StreamResponse | None) -> int:
+    if response is None:
+        return 0
+    if response.prepared:  # streamed: what was written so far
+        return response.body_length
+    return response.content_length or 0
+
+
+def request_context_middleware(
+    *, metrics: Metrics, request_log: logging.Logger, request_log_level: int = logging.INFO
+) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("x-request-id", "")
@@ -44,6 +54,7 @@ def request_context_middleware(*, metrics: Metrics, request_log: logging.Logger)
         request[keys.REQUEST_ID] = request_id
         started = time.perf_counter()
         status = 500
+        response: web.StreamResponse | None = None
         metrics.inflight.inc()
         try:
             try:
@@ -66,12 +77,16 @@ def request_context_middleware(*, metrics: Metrics, request_log: logging.Logger)
         finally:
             metrics.inflight.dec()
             route, elapsed = _route_label(request), time.perf_counter() - started
-            metrics.http_requests.labels(route, request.method, str(status)).inc()
-            metrics.http_duration.labels(route, request.method).observe(elapsed)
+            method = method_label(request.method)
+            metrics.http_requests.labels(route, method, str(status)).inc()
+            metrics.http_duration.labels(route, method).observe(elapsed)
             principal = request.get(keys.PRINCIPAL)
-            request_log.info(
-                "%s %s %s %.1fms request_id=%s key=%s", request.method, route, status,
-                elapsed * 1000, request_id, principal.key_fingerprint if principal else "-",
+            # The canonical line (issue #5): the route template, never the raw path.
+            request_log.log(
+                request_log_level,
+                "method=%s route=%s status=%s duration_ms=%.1f bytes=%d request_id=%s key=%s",
+                method, route, status, elapsed * 1000, _body_bytes(response), request_id,
+                (principal.key_fingerprint or "-") if principal else "-",
             )
 
     return middleware

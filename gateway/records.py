@@ -52,6 +52,7 @@ class FileRecord:
     legacy: bool = False
     deleted: bool = False
     derived_from: str | None = None
+    kind: str = "file"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def is_expired(self, now: float) -> bool:
@@ -65,6 +66,8 @@ class FileRecord:
         data["flags"] = sorted(self.flags)
         # Short keys and no defaults keep a Redis record small (issue 6 budget: <= 300 bytes).
         compact = {key: value for key, value in data.items() if value not in (None, False, {}, [])}
+        if compact.get("kind") == "file":
+            del compact["kind"]
         return json.dumps(compact, separators=(",", ":"))
 
     @classmethod

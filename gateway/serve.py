@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 from aiohttp import web
 
@@ -19,9 +22,11 @@ from gateway.settings import Settings
 log = logging.getLogger("files_gateway")
 
 
-async def serve_async(settings: Settings, *, reuse_port: bool = False) -> None:
+async def serve_async(
+    settings: Settings, *, reuse_port: bool = False, multiproc_dir: Path | None = None
+) -> None:
     app = create_app(settings)
-    admin = create_admin_app(app)
+    admin = create_admin_app(app, multiproc_dir=multiproc_dir)
     timeout = settings.shutdown_timeout_seconds
     runner = web.AppRunner(app, shutdown_timeout=timeout, access_log=None)
     admin_runner = web.AppRunner(admin, access_log=None)
@@ -53,9 +58,9 @@ async def serve_async(settings: Settings, *, reuse_port: bool = False) -> None:
     await admin_runner.cleanup()
 
 
-def _run(settings: Settings, reuse_port: bool) -> None:
+def _run(settings: Settings, reuse_port: bool, multiproc_dir: Path | None = None) -> None:
     configure_logging(settings.log_level)
-    asyncio.run(serve_async(settings, reuse_port=reuse_port))
+    asyncio.run(serve_async(settings, reuse_port=reuse_port, multiproc_dir=multiproc_dir))
 
 
 def serve(settings: Settings) -> None:
@@ -63,17 +68,28 @@ def serve(settings: Settings) -> None:
         _run(settings, reuse_port=False)
         return
     # Several processes share the port through SO_REUSEPORT; each keeps its own store client.
-    workers = [
-        multiprocessing.get_context("spawn").Process(target=_run, args=(settings, True))
-        for _ in range(settings.workers)
-    ]
-    for worker in workers:
-        worker.start()
-
-    def forward_sigterm(*_: object) -> None:
+    # The admin port is shared the same way, so a scrape reaches any one worker: metrics use
+    # prometheus-client's multiprocess mode and every worker's /metrics serves the aggregate
+    # of all of them (issue #5). prometheus-client picks its value store when it is imported;
+    # spawned workers import it afresh with this variable inherited. A fresh directory per run
+    # keeps a previous run's counters out.
+    with tempfile.TemporaryDirectory(prefix="files-gateway-metrics-") as metrics_dir:
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        context = multiprocessing.get_context("spawn")
+        workers = [
+            context.Process(target=_run, args=(settings, True, Path(metrics_dir)))
+            for _ in range(settings.workers)
+        ]
         for worker in workers:
-            worker.terminate()
+            worker.start()
 
-    signal.signal(signal.SIGTERM, forward_sigterm)
-    for worker in workers:
-        worker.join()
+        def forward_sigterm(*_: object) -> None:
+            for worker in workers:
+                worker.terminate()
+
+        signal.signal(signal.SIGTERM, forward_sigterm)
+        for worker in workers:
+            worker.join()
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

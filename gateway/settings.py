@@ -47,6 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "upstream.timeout_seconds": 600.0,
     "upstream.connect_timeout_seconds": 10.0,
     "store_timeout_seconds": 1.0,
+    "request_log_level": "info",
+    "audit.jsonl_path": None,
+    "audit.redis_stream": None,
+    "audit.redis_url": None,
+    "audit.redis_maxlen": 1_000_000,
 }
 
 # One variable per setting; README's table is checked against this mapping by the tests.
@@ -74,6 +79,11 @@ ENV_VARS: dict[str, str] = {
     "FILES_GATEWAY_UPSTREAM_API_KEY": "upstream.api_key",
     "FILES_GATEWAY_UPSTREAM_TIMEOUT": "upstream.timeout_seconds",
     "FILES_GATEWAY_UPSTREAM_CONNECT_TIMEOUT": "upstream.connect_timeout_seconds",
+    "FILES_GATEWAY_REQUEST_LOG_LEVEL": "request_log_level",
+    "FILES_GATEWAY_AUDIT_JSONL": "audit.jsonl_path",
+    "FILES_GATEWAY_AUDIT_REDIS_STREAM": "audit.redis_stream",
+    "FILES_GATEWAY_AUDIT_REDIS_URL": "audit.redis_url",
+    "FILES_GATEWAY_AUDIT_REDIS_MAXLEN": "audit.redis_maxlen",
 }
 CONFIG_ENV = "FILES_GATEWAY_CONFIG"
 _LIST_KEYS = frozenset({"identity.header.trusted_proxies"})
@@ -125,6 +135,16 @@ class UpstreamSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """Durable audit sinks besides stdout (DESIGN §9); each is off when unset."""
+
+    jsonl_path: Path | None = None
+    redis_stream: str | None = None
+    redis_url: str | None = dataclasses.field(default=None, repr=False)
+    redis_maxlen: int = 1_000_000
+
+
+@dataclass(frozen=True)
 class Settings:
     listen: HostPort
     admin_listen: HostPort
@@ -139,6 +159,8 @@ class Settings:
     log_level: str
     identity: IdentitySettings
     upstream: UpstreamSettings
+    audit: AuditSettings = AuditSettings()
+    request_log_level: str = "info"
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -225,6 +247,12 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
     if log_level not in ("debug", "info", "warning", "error"):
         problems.append(f"log_level: {log_level!r} must be debug, info, warning or error")
     spool = Path(values["spool_dir"]) if values["spool_dir"] else None
+    request_log_level = str(values["request_log_level"]).lower()
+    if request_log_level not in ("debug", "info", "warning", "error"):
+        problems.append(
+            f"request_log_level: {request_log_level!r} must be debug, info, warning or error"
+        )
+    audit = _audit(values, store, problems)
     if problems or policy is None or listen is None or admin is None:
         return None
     return Settings(
@@ -241,6 +269,30 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
         log_level=log_level,
         identity=identity,
         upstream=upstream,
+        audit=audit,
+        request_log_level=request_log_level,
+    )
+
+
+def _audit(values: dict[str, Any], store: str, problems: list[str]) -> AuditSettings:
+    stream = values["audit.redis_stream"] or None
+    url = values["audit.redis_url"] or None
+    if stream is not None and url is None:
+        # The stream lives next to the records by default, when they are in Redis.
+        if store.startswith(("redis://", "rediss://", "redis+sentinel://")):
+            url = store
+        else:
+            problems.append("audit.redis_url: required when audit.redis_stream is set "
+                            "and the store is not Redis")
+    if url is not None and not str(url).startswith(("redis://", "rediss://", "redis+sentinel://")):
+        problems.append(f"audit.redis_url: {url!r} must start with redis://, rediss:// "
+                        "or redis+sentinel://")
+    path = values["audit.jsonl_path"]
+    return AuditSettings(
+        jsonl_path=Path(path) if path else None,
+        redis_stream=str(stream) if stream is not None else None,
+        redis_url=str(url) if url is not None else None,
+        redis_maxlen=int(_number(values, "audit.redis_maxlen", problems, minimum=1)),
     )
 
 

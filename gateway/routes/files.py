@@ -6,7 +6,6 @@ import logging
 import time
 from typing import Any
 
-import aiohttp
 from aiohttp import hdrs, web
 
 from gateway import keys
@@ -15,20 +14,13 @@ from gateway.errors import GatewayError, file_too_large, invalid_access_flag, st
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
 from gateway.records import EPHEMERAL, FileRecord, FlagError, merge_flag_sources
+from gateway.routes.responses import json_response
 from gateway.store import StoreUnavailable
-from gateway.upstream import relay, response_headers
+from gateway.upstream import relay
 
 ACCESS_HEADER = "X-File-Access"
 UPSTREAM_REFUSAL = "Not allowed to download files of purpose"
 log = logging.getLogger("files_gateway")
-
-
-def json_response(request: web.Request, body: Any, upstream: aiohttp.ClientResponse) -> web.Response:
-    headers = response_headers(upstream.headers)
-    for name in (hdrs.CONTENT_LENGTH, hdrs.CONTENT_ENCODING, hdrs.CONTENT_TYPE):
-        headers.popall(name, None)
-    headers["x-request-id"] = request[keys.REQUEST_ID]
-    return web.json_response(body, status=upstream.status, headers=headers)
 
 
 async def create_file(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,93 @@
+"""Where file ids hide in the request bodies of other APIs. Pure: a body in, references out.
+
+The walk is generic on purpose: any `file_id`, `file_ids`, `input_file_id`, `training_file` or
+`validation_file`, and an Evals `source` of type `file_id`, is a reference wherever it sits, so
+a new nesting the API grows is still checked (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.errors import GatewayError
+
+SINGLE_KEYS = frozenset({"file_id", "input_file_id", "training_file", "validation_file"})
+LIST_KEYS = frozenset({"file_ids"})
+INLINE_KEYS = frozenset({"file_data", "file_url"})
+# Tools whose file ids are copied into a container: the containers API's purposes apply.
+CONTAINER_TOOLS = frozenset({"code_interpreter", "shell"})
+
+
+@dataclass(frozen=True)
+class FileRef:
+    path: str
+    file_id: str
+    api: str
+    check_purpose: bool = True
+
+
+def _not_an_id(path: str) -> GatewayError:
+    return GatewayError(400, "invalid_file_id", f"{path} must be a file id string", param=path)
+
+
+def find_refs(body: Any, api: str) -> list[FileRef]:
+    return list(_walk(body, "", api, True))
+
+
+def find_inline(body: Any) -> list[str]:
+    """Paths of inline file inputs (`file_data`, `file_url`), for `inline_files: deny`."""
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(body, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                child = f"{path}.{key}" if path else key
+                if key in INLINE_KEYS and value is not None:
+                    found.append(child)
+                stack.append((value, child))
+        elif isinstance(node, list):
+            stack.extend((value, f"{path}[{index}]") for index, value in enumerate(node))
+    return sorted(found)
+
+
+def _walk(node: Any, path: str, api: str, check_purpose: bool) -> Iterator[FileRef]:
+    if isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{path}[{index}]", api, check_purpose)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") in CONTAINER_TOOLS and api == "responses":
+        api = "containers"
+    source = node.get("source")
+    if isinstance(source, dict) and source.get("type") == "file_id":
+        yield _single(source.get("id"), f"{_join(path, 'source')}.id", api, check_purpose)
+    for key, value in node.items():
+        child = _join(path, key)
+        if key in SINGLE_KEYS:
+            if value is not None:
+                yield _single(value, child, api, check_purpose)
+        elif key in LIST_KEYS:
+            if value is None:
+                continue
+            if not isinstance(value, list):
+                raise _not_an_id(child)
+            for index, item in enumerate(value):
+                yield _single(item, f"{child}[{index}]", api, check_purpose)
+        else:
+            # Citations in earlier turns name files the caller must still be allowed to use,
+            # but their purpose was the upstream's choice, not this API's input.
+            yield from _walk(value, child, api, check_purpose and key != "annotations")
+
+
+def _single(value: Any, path: str, api: str, check_purpose: bool) -> FileRef:
+    if not isinstance(value, str):
+        raise _not_an_id(path)
+    return FileRef(path, value, api, check_purpose)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key

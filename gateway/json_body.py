@@ -1,0 +1,71 @@
+"""Bounded, strict JSON request bodies: size cap, duplicate keys refused, depth limit.
+
+Duplicate keys are refused because two parsers may keep different copies; the upstream must see
+exactly the ids the gateway checked (issue 4).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import GatewayError
+
+MAX_DEPTH = 64
+
+
+def bad_body(message: str) -> GatewayError:
+    return GatewayError(400, "invalid_request", message)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise bad_body(f"Duplicate key {key!r} in the JSON body")
+        result[key] = value
+    return result
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Iterative depth check: recursion on hostile input is what we are guarding against."""
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def parse(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
+    try:
+        body = json.loads(raw, object_pairs_hook=_no_duplicates)
+    except GatewayError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        # The C parser guards its own recursion; a hostile nesting surfaces as RecursionError.
+        raise bad_body(f"Invalid JSON body: {exc}") from exc
+    if _depth(body, max_depth) > max_depth:
+        raise bad_body(f"JSON body nests deeper than {max_depth}")
+    return body
+
+
+async def read_json(request: web.Request, limit: int) -> tuple[bytes, Any]:
+    """The raw bytes (forwarded as they are) and the parsed body (checked)."""
+    if (request.content_length or 0) > limit:
+        raise GatewayError(413, "file_too_large", f"JSON body exceeds {limit} bytes")
+    chunks = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        chunks.extend(chunk)
+        if len(chunks) > limit:
+            raise GatewayError(413, "file_too_large", f"JSON body exceeds {limit} bytes")
+    raw = bytes(chunks)
+    return raw, parse(raw) if raw.strip() else {}

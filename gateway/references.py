@@ -1,0 +1,82 @@
+"""Checking every file id a request body references: use by the caller, and purpose vs API."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.enforce import decision_error, plain_id, scope
+from gateway.errors import GatewayError
+from gateway.file_refs import FileRef, find_inline
+from gateway.policy import Action, Decision, Policy, decide
+from gateway.records import NO_DOWNLOAD, PRIVATE_ONLY, FileRecord
+
+# Restrictions a holder object takes over from the files put into it, so that a vector store
+# search or a container cannot become a way around a file's own flags.
+INHERITED_FLAGS = frozenset({PRIVATE_ONLY, NO_DOWNLOAD})
+
+
+def purpose_api_mismatch(ref: FileRef, purpose: str) -> GatewayError:
+    return GatewayError(
+        400, "purpose_api_mismatch",
+        f"File {ref.file_id} has purpose {purpose!r}, which the {ref.api} API does not accept",
+        param=ref.path,
+    )
+
+
+def accepts(policy: Policy, purpose: str, api: str) -> bool:
+    rule = policy.rule(purpose)
+    return rule is not None and api in rule.apis
+
+
+def refuse_inline(policy: Policy, body: object) -> None:
+    if policy.inline_files != "deny":
+        return
+    paths = find_inline(body)
+    if paths:
+        raise GatewayError(
+            400, "purpose_api_mismatch", "Inline file inputs are disabled by policy", param=paths[0]
+        )
+
+
+async def check_refs(request: web.Request, refs: list[FileRef]) -> dict[str, FileRecord]:
+    """One decision (and audit event) per reference, in body order; the first refusal wins."""
+    for ref in refs:
+        plain_id(ref.file_id)
+    app = request.app
+    policy = app[keys.SETTINGS].policy
+    records: dict[str, FileRecord] | None = None
+    for ref in refs:
+        async with scope(request, Action.REFERENCE, ref.file_id, api=ref.api) as decision:
+            if records is None:
+                # One lookup for the whole body, inside a decision so an outage is audited.
+                records = await app[keys.STORE].get_many([item.file_id for item in refs])
+            decision.record = records.get(ref.file_id)
+            verdict, error = _decide(request, policy, ref, decision.record)
+            decision.decided(verdict)
+            if error is not None:
+                raise decision.refused(error)
+    return records or {}
+
+
+def _decide(
+    request: web.Request, policy: Policy, ref: FileRef, record: FileRecord | None
+) -> tuple[Decision, GatewayError | None]:
+    verdict = decide(Action.REFERENCE, request[keys.PRINCIPAL], record, policy, time.time(),
+                     ref.file_id)
+    if not verdict.allowed:
+        error = decision_error(verdict)
+        error.param = ref.path
+        return verdict, error
+    if ref.check_purpose and record is not None and not accepts(policy, record.purpose, ref.api):
+        return verdict, purpose_api_mismatch(ref, record.purpose)
+    return verdict, None
+
+
+def inherited_flags(records: dict[str, FileRecord]) -> frozenset[str]:
+    flags: set[str] = set()
+    for record in records.values():
+        flags |= record.flags & INHERITED_FLAGS
+    return frozenset(flags)

@@ -1,0 +1,147 @@
+"""Files inside vector stores and containers: attaching, listing, and the content side channels.
+
+A file put into a holder lends the holder its restrictions; a private file may only go into a
+holder of its own owner, or the holder's owner could read it through search or content.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway import keys
+from gateway.enforce import decide_file, decision_error, path_id, scope
+from gateway.errors import GatewayError
+from gateway.file_refs import find_refs
+from gateway.policy import Action, decide
+from gateway.records import PRIVATE_ONLY, FileRecord
+from gateway.references import check_refs, inherited_flags
+from gateway.routes.forward import is_json, read_body, send
+from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, new_record
+from gateway.routes.paged import ListSpec, filtered_list
+from gateway.routes.responses import json_response
+from gateway.upstream import relay
+
+# Files a container made itself (code interpreter outputs) have no record of their own.
+CONTAINER_OUTPUT = "assistants_output"
+
+
+async def _holder(request: web.Request, holder: Holder, action: Action) -> FileRecord | None:
+    object_id = path_id(request, "object_id")
+    async with scope(request, action, object_id, api=holder.api) as decision:
+        return await decide_file(request, decision, action, object_id)
+
+
+def _member_fallback(holder: Holder, parent: FileRecord | None) -> FileRecord | None:
+    if holder is not CONTAINERS or parent is None:
+        return None
+    return dataclasses.replace(parent, purpose=CONTAINER_OUTPUT, kind="container.file")
+
+
+async def _member(
+    request: web.Request, holder: Holder, parent: FileRecord | None, action: Action
+) -> FileRecord | None:
+    file_id = path_id(request, "file_id")
+    app = request.app
+    async with scope(request, action, file_id, api=holder.api) as decision:
+        record = await app[keys.STORE].get(file_id) or _member_fallback(holder, parent)
+        decision.record = record
+        verdict = decision.decided(
+            decide(action, decision.principal, record, app[keys.SETTINGS].policy, time.time(),
+                   file_id)
+        )
+        if not verdict.allowed:
+            raise decision_error(verdict)
+        return record
+
+
+def attach(holder: Holder) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        parent = await _holder(request, holder, Action.DELETE)
+        if holder is CONTAINERS and not is_json(request):
+            return await _container_upload(request, parent)
+        raw, body = await read_body(request)
+        records = await check_refs(request, find_refs(body, holder.api))
+        if parent is not None:
+            for record in records.values():
+                if PRIVATE_ONLY in record.flags and record.owner != parent.owner:
+                    raise GatewayError(
+                        403, "private_only_forbidden",
+                        f"Private file {record.file_id} cannot go into another principal's "
+                        f"{holder.kind}",
+                    )
+        response = await send(request, holder.collection + "/{object_id}/files", body=raw)
+        if response.status != 200 or parent is None:
+            return await relay(request, response)
+        async with response:
+            obj = await response.json()
+        store = request.app[keys.STORE]
+        gained = inherited_flags(records)
+        if not gained <= parent.flags:
+            await store.put(dataclasses.replace(parent, flags=parent.flags | gained))
+        if holder is CONTAINERS and records and obj.get("id"):
+            source = next(iter(records.values()))
+            await store.put(dataclasses.replace(
+                source, file_id=str(obj["id"]), kind="container.file", derived_from=source.file_id
+            ))
+        return json_response(request, obj, response)
+
+    return handler
+
+
+async def _container_upload(request: web.Request, parent: FileRecord | None) -> web.StreamResponse:
+    response = await send(request, CONTAINERS.collection + "/{object_id}/files", stream=True)
+    if response.status != 200 or parent is None:
+        return await relay(request, response)
+    async with response:
+        obj = await response.json()
+    record = new_record(request, str(obj["id"]), "container.file", CONTAINER_OUTPUT, parent.flags,
+                        derived_from=parent.file_id)
+    await request.app[keys.STORE].put(record)
+    return json_response(request, obj, response)
+
+
+def members(holder: Holder) -> Handler:
+    spec = ListSpec(holder.collection + "/{object_id}/files", holder.collection + "/{object_id}/files",
+                    100, 20, ("order", "filter"))
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        parent = await _holder(request, holder, Action.RETRIEVE)
+        upstream_path = request.path
+        async with scope(request, Action.LIST, request.query.get("after"), api=holder.api) as s:
+            return await filtered_list(
+                request, s, dataclasses.replace(spec, upstream_path=upstream_path),
+                fallback=_member_fallback(holder, parent),
+            )
+
+    return handler
+
+
+def member(holder: Holder, action: Action) -> Handler:
+    """One member: retrieve or delete (holder rules), or its content (the file's download rule)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        holder_action = Action.DELETE if action is Action.DELETE else Action.RETRIEVE
+        parent = await _holder(request, holder, holder_action)
+        if action is not Action.DELETE:
+            await _member(request, holder, parent, action)
+        response = await send(request, holder.collection + "/{object_id}/files/{file_id}")
+        if action is Action.DOWNLOAD:
+            return await relay(request, response, request.app[keys.METRICS], "download")
+        return await relay(request, response)
+
+    return handler
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    for holder in (VECTOR_STORES, CONTAINERS):
+        files = holder.collection + "/{object_id}/files"
+        router.add_post(files, attach(holder))
+        router.add_get(files, members(holder))
+        router.add_get(files + "/{file_id}", member(holder, Action.RETRIEVE))
+        router.add_delete(files + "/{file_id}", member(holder, Action.DELETE))
+        router.add_get(files + "/{file_id}/content", member(holder, Action.DOWNLOAD))
+    router.add_post(VECTOR_STORES.collection + "/{object_id}/file_batches", attach(VECTOR_STORES))

@@ -1,0 +1,44 @@
+"""Forwarding one request upstream as it came (path, query, body), for the routes that check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from aiohttp import hdrs, web
+
+from gateway import keys
+from gateway.decisions import DecisionScope
+from gateway.json_body import read_json
+from gateway.upstream import CHUNK
+
+JSON_LIMIT = 32 * 1024 * 1024
+
+
+def is_json(request: web.Request) -> bool:
+    return request.content_type in ("application/json", "") and request.body_exists
+
+
+async def read_body(request: web.Request) -> tuple[bytes, Any]:
+    return await read_json(request, JSON_LIMIT)
+
+
+async def send(
+    request: web.Request, route: str, scope: DecisionScope | None = None, *,
+    body: bytes | None = None, stream: bool = False, path: str | None = None,
+) -> aiohttp.ClientResponse:
+    """`body` replaces the request's; `stream` forwards the request body chunk by chunk."""
+    upstream = request.app[keys.UPSTREAM]
+    headers = upstream.request_headers(request, keep_body_headers=stream, json_only=True)
+    data: Any = None
+    if stream and request.body_exists:
+        data = request.content.iter_chunked(CHUNK)
+    elif body is not None:
+        data = body
+        headers[hdrs.CONTENT_TYPE] = "application/json"
+    response = await upstream.send(
+        request.method, path or request.raw_path, headers, route=route, data=data
+    )
+    if scope is not None:
+        scope.upstream_status = response.status
+    return response

@@ -1,0 +1,87 @@
+"""Objects that hold files (batches, fine-tuning jobs, vector stores, containers, uploads):
+what they are called, where they list, and which files they derive."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.records import FileRecord
+from gateway.routes.paged import ListSpec
+from gateway.store import StoreUnavailable
+
+Derive = Callable[[dict[str, Any]], list[tuple[str, str]]]
+
+
+def _none(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    return []
+
+
+def batch_outputs(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(obj[key]), "batch_output") for key in ("output_file_id", "error_file_id")
+            if obj.get(key)]
+
+
+def job_results(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(file_id), "fine-tune-results") for file_id in obj.get("result_files") or []]
+
+
+def upload_file(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    file = obj.get("file")
+    if isinstance(file, dict) and file.get("id"):
+        return [(str(file["id"]), str(file.get("purpose") or obj.get("purpose") or ""))]
+    return []
+
+
+@dataclass(frozen=True)
+class Holder:
+    kind: str
+    api: str
+    collection: str
+    listing: ListSpec
+    derive: Derive = _none
+
+
+BATCHES = Holder("batch", "batches", "/v1/batches",
+                 ListSpec("/v1/batches", "/v1/batches", 100, 20, ()), batch_outputs)
+JOBS = Holder("fine_tuning.job", "fine_tuning", "/v1/fine_tuning/jobs",
+              ListSpec("/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 100, 20, ()), job_results)
+VECTOR_STORES = Holder("vector_store", "vector_stores", "/v1/vector_stores",
+                       ListSpec("/v1/vector_stores", "/v1/vector_stores", 100, 20, ("order",)))
+CONTAINERS = Holder("container", "containers", "/v1/containers",
+                    ListSpec("/v1/containers", "/v1/containers", 100, 20, ("order",)))
+UPLOADS = Holder("upload", "uploads", "/v1/uploads",
+                 ListSpec("/v1/uploads", "/v1/uploads", 100, 20, ()), upload_file)
+
+
+def new_record(
+    request: web.Request, object_id: str, kind: str, purpose: str, flags: frozenset[str],
+    derived_from: str | None = None, created_at: int | None = None,
+) -> FileRecord:
+    principal = request[keys.PRINCIPAL]
+    return FileRecord(
+        file_id=object_id, owner=principal.name, org=principal.org, purpose=purpose,
+        flags=flags, created_at=created_at or int(time.time()),
+        policy_version=request.app[keys.SETTINGS].policy.version,
+        derived_from=derived_from, kind=kind,
+    )
+
+
+async def record_derived(
+    request: web.Request, holder: Holder, parent: FileRecord, obj: dict[str, Any]
+) -> None:
+    """Derived files take owner, org and flags from their parent (DESIGN §4); first sight wins."""
+    store = request.app[keys.STORE]
+    for file_id, purpose in holder.derive(obj):
+        derived = replace(parent, file_id=file_id, purpose=purpose, kind="file",
+                          derived_from=parent.file_id, created_at=int(time.time()))
+        try:
+            await store.put_if_absent(derived)
+        except StoreUnavailable:
+            # Unrecorded means untracked, which is refused: failing here stays closed.
+            return

@@ -1,0 +1,135 @@
+"""Routes of objects that hold files: create, retrieve, list, cancel and delete by the file rules."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway import keys
+from gateway.enforce import decide_file, path_id, scope
+from gateway.errors import store_unavailable
+from gateway.file_refs import find_refs
+from gateway.policy import Action
+from gateway.records import FileRecord
+from gateway.references import check_refs, inherited_flags, refuse_inline
+from gateway.routes.forward import read_body, send
+from gateway.routes.holders import Holder, new_record, record_derived
+from gateway.routes.paged import filtered_list
+from gateway.routes.responses import json_response
+from gateway.store import StoreUnavailable
+from gateway.upstream import relay
+
+
+def create(holder: Holder) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raw, body = await read_body(request)
+        refuse_inline(request.app[keys.SETTINGS].policy, body)
+        records = await check_refs(request, find_refs(body, holder.api))
+        response = await send(request, holder.collection, body=raw)
+        if response.status != 200:
+            return await relay(request, response)
+        async with response:
+            obj = await response.json()
+        purpose = str(obj.get("purpose") or "")
+        record = new_record(request, str(obj["id"]), holder.kind, purpose, inherited_flags(records))
+        try:
+            await request.app[keys.STORE].put(record)
+        except StoreUnavailable as exc:
+            # Unrecorded objects are untracked and refused to everyone: closed, but say so.
+            raise store_unavailable() from exc
+        await record_derived(request, holder, record, obj)
+        return json_response(request, obj, response)
+
+    return handler
+
+
+async def _decided(
+    request: web.Request, holder: Holder, action: Action, object_id: str
+) -> FileRecord | None:
+    async with scope(request, action, object_id, api=holder.api) as decision:
+        return await decide_file(request, decision, action, object_id)
+
+
+def retrieve(holder: Holder, *, derive: bool = True) -> Handler:
+    """GET of the object (recording what it derived) or of one of its sub-resources."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        record = await _decided(request, holder, Action.RETRIEVE, path_id(request, "object_id"))
+        response = await send(request, holder.collection + "/{object_id}")
+        if not derive or response.status != 200 or record is None:
+            return await relay(request, response)
+        async with response:
+            obj = await response.json()
+        await record_derived(request, holder, record, obj)
+        return json_response(request, obj, response)
+
+    return handler
+
+
+def mutate(holder: Holder, *, deletes: bool = False) -> Handler:
+    """Cancel, modify or delete: the owner, or the org when the object is not private."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        object_id = path_id(request, "object_id")
+        record = await _decided(request, holder, Action.DELETE, object_id)
+        raw: bytes | None = None
+        if request.body_exists:
+            raw, body = await read_body(request)
+            await check_refs(request, find_refs(body, holder.api))
+        response = await send(request, holder.collection + "/{object_id}", body=raw)
+        if deletes and response.status == 200 and record is not None:
+            # The object is gone upstream; a live record left behind only leads to upstream 404s.
+            with contextlib.suppress(StoreUnavailable):
+                await request.app[keys.STORE].put(record.tombstone())
+        return await relay(request, response)
+
+    return handler
+
+
+def listing(holder: Holder) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        def annotate(item: dict[str, Any], record: FileRecord | None) -> None:
+            if record is not None:
+                derived.append((record, item))
+
+        derived: list[tuple[FileRecord, dict[str, Any]]] = []
+        async with scope(request, Action.LIST, request.query.get("after"), api=holder.api) as s:
+            reply = await filtered_list(request, s, holder.listing, annotate=annotate)
+        for record, item in derived:
+            await record_derived(request, holder, record, item)
+        return reply
+
+    return handler
+
+
+def object_routes(holder: Holder, *, deletable: bool) -> tuple[Handler, Handler]:
+    """Every method on an object or anything below it is decided; reads retrieve, the rest
+    mutate, so an unknown sub-route or method can never skip the check."""
+    reading, deriving, changing = retrieve(holder, derive=False), retrieve(holder), mutate(holder)
+    deleting = mutate(holder, deletes=True)
+
+    async def on_object(request: web.Request) -> web.StreamResponse:
+        if request.method in ("GET", "HEAD"):
+            return await deriving(request)
+        if request.method == "DELETE" and deletable:
+            return await deleting(request)
+        return await changing(request)
+
+    async def below_object(request: web.Request) -> web.StreamResponse:
+        if request.method in ("GET", "HEAD") or request.match_info["rest"].endswith("search"):
+            return await reading(request)
+        return await changing(request)
+
+    return on_object, below_object
+
+
+def add_routes(router: web.UrlDispatcher, holder: Holder, *, deletable: bool = True) -> None:
+    base = holder.collection
+    router.add_post(base, create(holder))
+    router.add_get(base, listing(holder))
+    on_object, below_object = object_routes(holder, deletable=deletable)
+    router.add_route("*", base + "/{object_id}", on_object)
+    router.add_route("*", base + "/{object_id}/{rest:.+}", below_object)

@@ -1,0 +1,109 @@
+"""Lists filtered to what the caller may see, with pagination that stays correct.
+
+Further upstream pages are fetched until `limit` visible items are found (plus one, to know
+`has_more`), so no cursor or id of an item the caller may not see ever leaves the gateway.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.decisions import DecisionScope
+from gateway.enforce import decision_error, plain_id
+from gateway.errors import GatewayError
+from gateway.policy import Action, Decision, decide
+from gateway.records import FileRecord
+from gateway.routes.responses import json_response
+from gateway.upstream import relay
+
+Annotate = Callable[[dict[str, Any], FileRecord | None], None]
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    upstream_path: str
+    route: str
+    max_limit: int
+    default_limit: int
+    forwarded: tuple[str, ...] = ("order",)
+
+
+def _limit(request: web.Request, spec: ListSpec) -> int:
+    raw = request.query.get("limit", str(spec.default_limit))
+    if not raw.isdigit() or not 1 <= int(raw) <= spec.max_limit:
+        raise GatewayError(400, "invalid_request", f"limit must be 1..{spec.max_limit}", param="limit")
+    return int(raw)
+
+
+async def filtered_list(
+    request: web.Request,
+    scope: DecisionScope,
+    spec: ListSpec,
+    *,
+    annotate: Annotate | None = None,
+    fallback: FileRecord | None = None,
+) -> web.StreamResponse:
+    """`fallback` stands in for items without a record (e.g. files a container made itself)."""
+    app = request.app
+    store, policy, upstream = app[keys.STORE], app[keys.SETTINGS].policy, app[keys.UPSTREAM]
+    principal = scope.principal
+    limit = _limit(request, spec)
+    after = request.query.get("after")
+    if after is not None:
+        plain_id(after)
+        cursor_record = await store.get(after) or fallback
+        verdict = decide(Action.LIST, principal, cursor_record, policy, time.time(), after)
+        if not verdict.allowed:
+            scope.record = cursor_record
+            raise decision_error(scope.decided(verdict))
+    scope.decided(Decision(Action.LIST, True, "org"))
+    params = {key: request.query[key] for key in spec.forwarded if key in request.query}
+    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
+    visible: list[dict[str, Any]] = []
+    cursor, seen = after, 0
+    while True:
+        page = {**params, "limit": str(min(spec.max_limit, max(limit + 1 - len(visible), 20)))}
+        if cursor is not None:
+            page["after"] = cursor
+        response = await upstream.send(
+            "GET", f"{spec.upstream_path}?{urlencode(page)}", headers, route=spec.route
+        )
+        scope.upstream_status = response.status
+        if response.status != 200:
+            return await relay(request, response)
+        async with response:
+            body = await response.json()
+        data: list[dict[str, Any]] = body.get("data") or []
+        seen += len(data)
+        records = await store.get_many([str(item.get("id")) for item in data])
+        now = time.time()
+        for item in data:
+            item_id = str(item.get("id"))
+            record = records.get(item_id) or fallback
+            if decide(Action.LIST, principal, record, policy, now, item_id).allowed:
+                if annotate is not None:
+                    annotate(item, record)
+                visible.append(item)
+        if len(visible) > limit or not body.get("has_more") or not data:
+            break
+        cursor = str(data[-1]["id"])
+    returned = visible[:limit]
+    scope.extra.update({"returned": len(returned), "filtered": seen - len(visible)})
+    return json_response(
+        request,
+        {
+            "object": "list",
+            "data": returned,
+            "first_id": returned[0]["id"] if returned else None,
+            "last_id": returned[-1]["id"] if returned else None,
+            "has_more": len(visible) > limit,
+        },
+        response,
+    )

@@ -1,0 +1,22 @@
+"""Building JSON answers from upstream responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from aiohttp import hdrs, web
+
+from gateway import keys
+from gateway.upstream import response_headers
+
+
+def json_response(
+    request: web.Request, body: Any, upstream: aiohttp.ClientResponse
+) -> web.Response:
+    """An edited JSON body with the upstream's status and allow-listed headers."""
+    headers = response_headers(upstream.headers)
+    for name in (hdrs.CONTENT_LENGTH, hdrs.CONTENT_ENCODING, hdrs.CONTENT_TYPE):
+        headers.popall(name, None)
+    headers["x-request-id"] = request[keys.REQUEST_ID]
+    return web.json_response(body, status=upstream.status, headers=headers)

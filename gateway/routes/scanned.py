@@ -1,0 +1,48 @@
+"""APIs whose JSON bodies reference files but hold none: every id is checked before the
+upstream is called; other bodies (e.g. multipart image edits) pass through streamed."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway import keys
+from gateway.file_refs import find_refs
+from gateway.references import check_refs, refuse_inline
+from gateway.routes.forward import is_json, read_body, send
+from gateway.upstream import relay
+
+# (method, route, API name in the purpose matrix)
+SCANNED: tuple[tuple[str, str, str], ...] = (
+    ("POST", "/v1/responses", "responses"),
+    ("POST", "/v1/conversations", "responses"),
+    ("POST", "/v1/conversations/{cid}/items", "responses"),
+    ("POST", "/v1/chat/completions", "chat_completions"),
+    ("POST", "/v1/evals/{eval_id}/runs", "evals"),
+    ("POST", "/v1/images/edits", "images"),
+    ("POST", "/v1/assistants", "assistants"),
+    ("POST", "/v1/assistants/{aid}", "assistants"),
+    ("POST", "/v1/threads", "assistants"),
+    ("POST", "/v1/threads/runs", "assistants"),
+    ("POST", "/v1/threads/{tid}", "assistants"),
+    ("POST", "/v1/threads/{tid}/messages", "assistants"),
+    ("POST", "/v1/threads/{tid}/messages/{mid}", "assistants"),
+    ("POST", "/v1/threads/{tid}/runs", "assistants"),
+)
+
+
+def scanning(api: str, route: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if not is_json(request):
+            return await relay(request, await send(request, route, stream=True))
+        raw, body = await read_body(request)
+        refuse_inline(request.app[keys.SETTINGS].policy, body)
+        await check_refs(request, find_refs(body, api))
+        return await relay(request, await send(request, route, body=raw))
+
+    return handler
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    for method, route, api in SCANNED:
+        router.add_route(method, route, scanning(api, route))

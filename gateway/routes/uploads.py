@@ -1,0 +1,109 @@
+"""/v1/uploads: purpose and flags at create, owner-only parts/complete/cancel, and the completed
+file recorded with everything it inherits from its Upload (issue 4 §3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway import keys
+from gateway.enforce import decision_error, gateway_view, path_id, scope
+from gateway.errors import file_too_large, invalid_access_flag, store_unavailable
+from gateway.policy import Action, decide, decide_upload
+from gateway.records import EPHEMERAL, PRIVATE_ONLY, FlagError, merge_flag_sources
+from gateway.routes.files import ACCESS_HEADER
+from gateway.routes.forward import read_body, send
+from gateway.routes.holders import UPLOADS, new_record, record_derived
+from gateway.routes.responses import json_response
+from gateway.store import StoreUnavailable
+from gateway.upstream import relay
+
+ROUTE = "/v1/uploads/{object_id}"
+
+
+async def create_upload(request: web.Request) -> web.StreamResponse:
+    settings = request.app[keys.SETTINGS]
+    policy = settings.policy
+    async with scope(request, Action.UPLOAD, api=UPLOADS.api) as decision:
+        _, body = await read_body(request)
+        if not isinstance(body, dict):
+            raise invalid_access_flag("The Upload body must be a JSON object")
+        access = body.pop("access", None)
+        try:
+            flags = merge_flag_sources(
+                request.headers.get(ACCESS_HEADER), str(access) if access is not None else None
+            )
+        except FlagError as exc:
+            raise invalid_access_flag(str(exc)) from exc
+        purpose = str(body.get("purpose") or "")
+        decision.purpose = purpose
+        verdict = decision.decided(decide_upload(purpose, policy))
+        if not verdict.allowed:
+            raise decision_error(verdict)
+        declared = body.get("bytes")
+        if isinstance(declared, int) and declared > settings.max_upload_bytes:
+            raise file_too_large(settings.max_upload_bytes)
+        rule = policy.rule(purpose)
+        flags |= rule.default_flags if rule is not None else frozenset()
+        if EPHEMERAL in flags and "expires_after" not in body:
+            body["expires_after"] = {"anchor": "created_at", "seconds": policy.ephemeral_ttl_seconds}
+        response = await send(request, "/v1/uploads", decision, body=json.dumps(body).encode())
+        if response.status != 200:
+            return await relay(request, response)
+        async with response:
+            obj = await response.json()
+        record = new_record(request, str(obj["id"]), UPLOADS.kind, purpose, flags)
+        decision.record = record
+        decision.file_id = record.file_id
+        try:
+            await request.app[keys.STORE].put(record)
+        except StoreUnavailable as exc:
+            raise decision.refused(store_unavailable()) from exc
+        return json_response(request, obj, response)
+
+
+def owner_only(*, completes: bool = False, stream: bool = False) -> Handler:
+    """Only the Upload's owner may add parts, complete or cancel it."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        upload_id = path_id(request, "object_id")
+        app = request.app
+        async with scope(request, Action.UPLOAD, upload_id, api=UPLOADS.api) as decision:
+            record = await app[keys.STORE].get(upload_id)
+            decision.record = record
+            owned = (
+                dataclasses.replace(record, flags=record.flags | {PRIVATE_ONLY})
+                if record is not None else None
+            )
+            verdict = decision.decided(
+                decide(Action.UPLOAD, decision.principal, owned, app[keys.SETTINGS].policy,
+                       time.time(), upload_id)
+            )
+            if not verdict.allowed:
+                raise decision_error(verdict)
+            raw = None if stream or not request.body_exists else (await read_body(request))[0]
+            response = await send(request, ROUTE, decision, body=raw, stream=stream)
+        if not completes or response.status != 200 or record is None:
+            return await relay(request, response)
+        async with response:
+            obj = await response.json()
+        await record_derived(request, UPLOADS, record, obj)
+        file = obj.get("file")
+        if isinstance(file, dict):
+            derived = await app[keys.STORE].get(str(file.get("id")))
+            file["gateway"] = gateway_view(derived, request[keys.PRINCIPAL], app[keys.SETTINGS].policy)
+        return json_response(request, obj, response)
+
+    return handler
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post("/v1/uploads", create_upload)
+    router.add_post("/v1/uploads/{object_id}/parts", owner_only(stream=True))
+    router.add_post("/v1/uploads/{object_id}/complete", owner_only(completes=True))
+    router.add_post("/v1/uploads/{object_id}/cancel", owner_only())
+    router.add_route("*", "/v1/uploads/{object_id}{rest:(/.*)?}", owner_only())

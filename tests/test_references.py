@@ -1,0 +1,253 @@
+"""Same rules wherever a file id appears: every API that references files, through real HTTP.
+
+For each row: an allowed use reaches the upstream; a peer's private file, another org's file
+and a purpose the API does not accept are refused with nothing sent upstream.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.conftest import Gateway
+from tests.http import Reply, call
+
+Body = Callable[[str], dict[str, Any]]
+
+
+def auth(who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer sk-{who}", "Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    path: str
+    body: Body
+    purpose: str
+    wrong_purpose: str
+    param: str
+    holder: str | None = None  # a holder alice creates first: "vector_store" or "container"
+
+
+def _input(part: dict[str, Any]) -> dict[str, Any]:
+    return {"model": "gpt-4o", "input": [{"role": "user", "content": [part]}]}
+
+
+ROWS = [
+    Row("responses input_file", "/v1/responses",
+        lambda f: _input({"type": "input_file", "file_id": f}), "user_data", "batch",
+        "input[0].content[0].file_id"),
+    Row("responses input_image", "/v1/responses",
+        lambda f: _input({"type": "input_image", "file_id": f}), "vision", "fine-tune",
+        "input[0].content[0].file_id"),
+    Row("responses function_call_output", "/v1/responses",
+        lambda f: {"model": "gpt-4o", "input": [{"type": "function_call_output", "call_id": "c1",
+                                                  "output": [{"type": "input_file", "file_id": f}]}]},
+        "user_data", "batch", "input[0].output[0].file_id"),
+    Row("responses custom_tool_call_output", "/v1/responses",
+        lambda f: {"model": "gpt-4o", "input": [{"type": "custom_tool_call_output", "call_id": "c",
+                                                  "output": [{"type": "input_image", "file_id": f}]}]},
+        "vision", "batch", "input[0].output[0].file_id"),
+    Row("responses computer_call_output", "/v1/responses",
+        lambda f: {"model": "gpt-4o", "input": [{"type": "computer_call_output", "call_id": "c",
+                                                  "output": {"type": "computer_screenshot",
+                                                             "file_id": f}}]},
+        "vision", "evals", "input[0].output.file_id"),
+    Row("responses prompt variables", "/v1/responses",
+        lambda f: {"model": "gpt-4o", "prompt": {"id": "pmpt_1", "variables": {
+            "doc": {"type": "input_file", "file_id": f}}}},
+        "user_data", "batch", "prompt.variables.doc.file_id"),
+    Row("responses code_interpreter container", "/v1/responses",
+        lambda f: {"model": "gpt-4o", "input": "hi", "tools": [
+            {"type": "code_interpreter", "container": {"type": "auto", "file_ids": [f]}}]},
+        "user_data", "vision", "tools[0].container.file_ids[0]"),
+    Row("responses shell environment", "/v1/responses",
+        lambda f: {"model": "gpt-4o", "input": "hi", "tools": [
+            {"type": "shell", "environment": {"type": "container_auto", "file_ids": [f]}}]},
+        "assistants", "vision", "tools[0].environment.file_ids[0]"),
+    Row("responses image_generation mask", "/v1/responses",
+        lambda f: {"model": "gpt-4o", "input": "hi", "tools": [
+            {"type": "image_generation", "input_image_mask": {"file_id": f}}]},
+        "vision", "batch", "tools[0].input_image_mask.file_id"),
+    Row("conversations items", "/v1/conversations/conv_1/items",
+        lambda f: {"items": [{"type": "message", "role": "user",
+                              "content": [{"type": "input_file", "file_id": f}]}]},
+        "user_data", "batch", "items[0].content[0].file_id"),
+    Row("chat file part (user)", "/v1/chat/completions",
+        lambda f: {"model": "gpt-4o", "messages": [
+            {"role": "user", "content": [{"type": "file", "file": {"file_id": f}}]}]},
+        "user_data", "vision", "messages[0].content[0].file.file_id"),
+    Row("chat file part (system role)", "/v1/chat/completions",
+        lambda f: {"model": "gpt-4o", "messages": [
+            {"role": "system", "content": [{"type": "file", "file": {"file_id": f}}]}]},
+        "user_data", "vision", "messages[0].content[0].file.file_id"),
+    Row("batches input_file_id", "/v1/batches",
+        lambda f: {"input_file_id": f, "endpoint": "/v1/chat/completions",
+                   "completion_window": "24h"},
+        "batch", "user_data", "input_file_id"),
+    Row("fine-tuning training_file", "/v1/fine_tuning/jobs",
+        lambda f: {"model": "gpt-4o-mini", "training_file": f}, "fine-tune", "batch",
+        "training_file"),
+    Row("fine-tuning validation_file", "/v1/fine_tuning/jobs",
+        lambda f: {"model": "gpt-4o-mini", "training_file": None, "validation_file": f},
+        "fine-tune", "batch", "validation_file"),
+    Row("evals run source", "/v1/evals/eval_1/runs",
+        lambda f: {"data_source": {"type": "jsonl", "source": {"type": "file_id", "id": f}}},
+        "evals", "batch", "data_source.source.id"),
+    Row("vector store create", "/v1/vector_stores", lambda f: {"file_ids": [f]},
+        "assistants", "batch", "file_ids[0]"),
+    Row("vector store file", "/v1/vector_stores/{holder}/files", lambda f: {"file_id": f},
+        "assistants", "vision", "file_id", "vector_store"),
+    Row("vector store file batch ids", "/v1/vector_stores/{holder}/file_batches",
+        lambda f: {"file_ids": [f]}, "assistants", "batch", "file_ids[0]", "vector_store"),
+    Row("vector store file batch files", "/v1/vector_stores/{holder}/file_batches",
+        lambda f: {"files": [{"file_id": f}]}, "assistants", "batch", "files[0].file_id",
+        "vector_store"),
+    Row("container create", "/v1/containers", lambda f: {"name": "c", "file_ids": [f]},
+        "user_data", "batch", "file_ids[0]"),
+    Row("container file", "/v1/containers/{holder}/files", lambda f: {"file_id": f},
+        "user_data", "vision", "file_id", "container"),
+    Row("image edit images", "/v1/images/edits",
+        lambda f: {"model": "gpt-image-1", "prompt": "p", "images": [{"file_id": f}]},
+        "vision", "user_data", "images[0].file_id"),
+    Row("image edit mask", "/v1/images/edits",
+        lambda f: {"model": "gpt-image-1", "prompt": "p", "images": [{"image_url": "https://x"}],
+                   "mask": {"file_id": f}},
+        "vision", "user_data", "mask.file_id"),
+    Row("assistants code_interpreter", "/v1/assistants",
+        lambda f: {"model": "gpt-4o", "tool_resources": {"code_interpreter": {"file_ids": [f]}}},
+        "assistants", "batch", "tool_resources.code_interpreter.file_ids[0]"),
+    Row("assistants file_search vector_stores", "/v1/threads",
+        lambda f: {"tool_resources": {"file_search": {"vector_stores": [{"file_ids": [f]}]}}},
+        "assistants", "batch", "tool_resources.file_search.vector_stores[0].file_ids[0]"),
+    Row("thread message attachment", "/v1/threads/thread_1/messages",
+        lambda f: {"role": "user", "content": "x", "attachments": [{"file_id": f}]},
+        "assistants", "batch", "attachments[0].file_id"),
+    Row("thread message image_file", "/v1/threads/thread_1/messages",
+        lambda f: {"role": "user", "content": [{"type": "image_file", "image_file": {"file_id": f}}]},
+        "vision", "batch", "content[0].image_file.file_id"),
+]
+
+
+def upload(gateway: Gateway, who: str, purpose: str, access: str | None = None) -> str:
+    return gateway.client(who).files.create(
+        file=("d.jsonl", io.BytesIO(b'{"x": 1}\n')), purpose=purpose,  # type: ignore[arg-type]
+        extra_headers={"X-File-Access": access} if access else {},
+    ).id
+
+
+def make_holder(gateway: Gateway, kind: str | None) -> str:
+    if kind is None:
+        return ""
+    path = {"vector_store": "/v1/vector_stores", "container": "/v1/containers"}[kind]
+    reply = call(gateway.url, "POST", path, auth("alice"), json.dumps({"name": "h"}).encode())
+    assert reply.status == 200, reply.body
+    return str(reply.json()["id"])
+
+
+def post(gateway: Gateway, row: Row, holder: str, file_id: str) -> Reply:
+    gateway.sandbox.clear()
+    return call(gateway.url, "POST", row.path.format(holder=holder), auth("alice"),
+                json.dumps(row.body(file_id)).encode())
+
+
+def upstream_ids(gateway: Gateway) -> str:
+    return json.dumps(gateway.sandbox.requests())
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+def test_reference_rules(sqlite_gateway: Gateway, row: Row) -> None:
+    """Allowed use passes; peer's private, other org's and wrong-purpose files never go up."""
+    gateway = sqlite_gateway
+    holder = make_holder(gateway, row.holder)
+    mine = upload(gateway, "alice", row.purpose)
+    allowed = post(gateway, row, holder, mine)
+    assert allowed.code not in ("private_only_forbidden", "file_not_found",
+                                "purpose_api_mismatch"), allowed.body
+    assert mine in upstream_ids(gateway)
+
+    private = upload(gateway, "bob", row.purpose, "private_only")
+    refused = post(gateway, row, holder, private)
+    assert (refused.status, refused.code) == (403, "private_only_forbidden"), refused.body
+    assert refused.json()["error"]["param"] == row.param
+    assert gateway.sandbox.requests() == []
+
+    foreign = upload(gateway, "carol", row.purpose)
+    hidden = post(gateway, row, holder, foreign)
+    assert (hidden.status, hidden.code) == (404, "file_not_found"), hidden.body
+    assert gateway.sandbox.requests() == []
+
+    wrong = upload(gateway, "alice", row.wrong_purpose)
+    mismatch = post(gateway, row, holder, wrong)
+    assert (mismatch.status, mismatch.code) == (400, "purpose_api_mismatch"), mismatch.body
+    assert mismatch.json()["error"]["param"] == row.param
+    assert gateway.sandbox.requests() == []
+
+    untracked = gateway.sandbox.seed(row.purpose)
+    unknown = post(gateway, row, holder, untracked)
+    assert (unknown.status, unknown.code) == (403, "file_untracked"), unknown.body
+    assert gateway.sandbox.requests() == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model": "m", "input": [{"role": "user", "content": [{"type": "input_file", '
+        b'"file_id": "FILE"}]}], "model": "m2"}',
+        b'{"model": "m", "input": [{"role": "user", "content": [{"type": "input_file", '
+        b'"file_id": "FILE", "file_id": "file-other"}]}]}',
+        b"[" * 200 + b"]" * 200,
+        b'{"model": ',
+    ],
+    ids=["duplicate top key", "duplicate file_id", "too deep", "truncated"],
+)
+def test_malformed_bodies_are_refused(sqlite_gateway: Gateway, raw: bytes) -> None:
+    """Duplicate keys, excessive nesting and broken JSON are refused before the upstream."""
+    gateway = sqlite_gateway
+    mine = upload(gateway, "alice", "user_data")
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "POST", "/v1/responses", auth("alice"),
+                 raw.replace(b"FILE", mine.encode()))
+    assert reply.status == 400, reply.body
+    assert gateway.sandbox.requests() == []
+
+
+def test_escaped_ids_are_normalised_before_checking(sqlite_gateway: Gateway) -> None:
+    """`file\\u002d…` is the same id as `file-…` and is checked as such."""
+    gateway = sqlite_gateway
+    private = upload(gateway, "bob", "user_data", "private_only")
+    escaped = private.replace("-", "\\u002d", 1)
+    raw = ('{"model": "m", "input": [{"role": "user", "content": [{"type": "input_file", '
+           f'"file_id": "{escaped}"}}]}}]}}').encode()
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "POST", "/v1/responses", auth("alice"), raw)
+    assert (reply.status, reply.code) == (403, "private_only_forbidden")
+    assert gateway.sandbox.requests() == []
+
+
+def test_non_string_and_malformed_ids_are_refused(sqlite_gateway: Gateway) -> None:
+    """A file id that is not a plain string id gets 400 invalid_file_id, nothing goes up."""
+    gateway = sqlite_gateway
+    for value in (123, ["file-a"], "file-a/../b", "x" * 100):
+        gateway.sandbox.clear()
+        body = {"model": "m", "messages": [
+            {"role": "user", "content": [{"type": "file", "file": {"file_id": value}}]}]}
+        reply = call(gateway.url, "POST", "/v1/chat/completions", auth("alice"),
+                     json.dumps(body).encode())
+        assert (reply.status, reply.code) == (400, "invalid_file_id"), (value, reply.body)
+        assert gateway.sandbox.requests() == []
+
+
+def test_inline_files_pass_unless_denied(sqlite_gateway: Gateway) -> None:
+    """Inline file_data / file_url parts are not ids and pass under the default policy."""
+    gateway = sqlite_gateway
+    body = _input({"type": "input_file", "file_data": "data:application/pdf;base64,AAAA",
+                   "filename": "a.pdf"})
+    reply = call(gateway.url, "POST", "/v1/responses", auth("alice"), json.dumps(body).encode())
+    assert reply.status == 200, reply.body
