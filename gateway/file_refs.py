@@ -2,7 +2,8 @@
 
 The walk is generic on purpose: any `file_id`, `file_ids`, `input_file_id`, `training_file` or
 `validation_file`, and an Evals `source` of type `file_id`, is a reference wherever it sits, so
-a new nesting the API grows is still checked (fail closed).
+a new nesting the API grows is still checked (fail closed). Vector stores named in
+`vector_store_ids` and a code interpreter's `container` id are references to holders.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from gateway.errors import GatewayError
 
 SINGLE_KEYS = frozenset({"file_id", "input_file_id", "training_file", "validation_file"})
 LIST_KEYS = frozenset({"file_ids"})
+# Holders referenced by id: the caller must be allowed to use them, but they have no purpose.
+HOLDER_LIST_KEYS = frozenset({"vector_store_ids"})
 INLINE_KEYS = frozenset({"file_data", "file_url"})
 # Tools whose file ids are copied into a container: the containers API's purposes apply.
 CONTAINER_TOOLS = frozenset({"code_interpreter", "shell"})
@@ -62,6 +65,9 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool) -> Iterator[FileR
         return
     if node.get("type") in CONTAINER_TOOLS and api == "responses":
         api = "containers"
+    container = node.get("container")
+    if node.get("type") == "code_interpreter" and isinstance(container, str):
+        yield FileRef(_join(path, "container"), container, api, check_purpose=False)
     source = node.get("source")
     if isinstance(source, dict) and source.get("type") == "file_id":
         yield _single(source.get("id"), f"{_join(path, 'source')}.id", api, check_purpose)
@@ -70,13 +76,13 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool) -> Iterator[FileR
         if key in SINGLE_KEYS:
             if value is not None:
                 yield _single(value, child, api, check_purpose)
-        elif key in LIST_KEYS:
+        elif key in LIST_KEYS or key in HOLDER_LIST_KEYS:
             if value is None:
                 continue
             if not isinstance(value, list):
                 raise _not_an_id(child)
             for index, item in enumerate(value):
-                yield _single(item, f"{child}[{index}]", api, check_purpose)
+                yield _single(item, f"{child}[{index}]", api, check_purpose and key in LIST_KEYS)
         else:
             # Citations in earlier turns name files the caller must still be allowed to use,
             # but their purpose was the upstream's choice, not this API's input.

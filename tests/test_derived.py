@@ -227,3 +227,27 @@ def test_untracked_objects_are_refused(gateway: Gateway) -> None:
     reply = call(gateway.url, "DELETE", f"/v1/vector_stores/{raw['id']}", auth("alice"))
     assert (reply.status, reply.code) == (403, "file_untracked")
     assert gateway.sandbox.requests() == []
+
+
+def test_holders_referenced_by_id_follow_their_rules(gateway: Gateway) -> None:
+    """file_search vector_store_ids and a code interpreter container id are checked too."""
+    private = upload(gateway, "alice", "assistants", "private_only")
+    store = gateway.client("alice").vector_stores.create(name="mine", file_ids=[private])
+    container = call(gateway.url, "POST", "/v1/containers", auth("carol"),
+                     json.dumps({"name": "c"}).encode()).json()
+    cases = [
+        ({"tools": [{"type": "file_search", "vector_store_ids": [store.id]}]}, "bob",
+         (403, "private_only_forbidden")),
+        ({"tools": [{"type": "code_interpreter", "container": container["id"]}]}, "alice",
+         (404, "file_not_found")),
+    ]
+    for tools, who, expected in cases:
+        gateway.sandbox.clear()
+        reply = call(gateway.url, "POST", "/v1/responses", auth(who),
+                     json.dumps({"model": "m", "input": "q", **tools}).encode())
+        assert (reply.status, reply.code) == expected
+        assert gateway.sandbox.requests() == []
+    mine = call(gateway.url, "POST", "/v1/responses", auth("alice"), json.dumps(
+        {"model": "m", "input": "q",
+         "tools": [{"type": "file_search", "vector_store_ids": [store.id]}]}).encode())
+    assert mine.status == 200, mine.body
