@@ -11,16 +11,18 @@ from prometheus_client import CollectorRegistry
 from gateway import keys
 from gateway.audit import AuditLog, AuditSink
 from gateway.audit_sinks import durable_sinks
+from gateway.deprecation import add_deprecation_headers, deprecation_middleware
 from gateway.errors import invalid_file_id
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
+from gateway.maintenance import maintenance_ctx
 from gateway.metrics import Metrics
 from gateway.middleware import (
     identity_middleware,
     path_guard_middleware,
     request_context_middleware,
 )
-from gateway.routes import attached, files, listing, objects, passthrough, scanned, uploads
+from gateway.routes import attached, files, gateway_api, listing, objects, passthrough, scanned, uploads
 from gateway.routes.holders import BATCHES, CONTAINERS, JOBS, VECTOR_STORES
 from gateway.settings import Settings
 from gateway.store import open_store
@@ -66,6 +68,7 @@ def create_app(
             ),
             path_guard_middleware(),
             identity_middleware(resolver=resolver),
+            deprecation_middleware(policy=settings.policy),
         ],
         # Bodies are streamed; this bounds only what aiohttp itself would buffer.
         client_max_size=8 * 1024 * 1024,
@@ -77,8 +80,10 @@ def create_app(
     app[keys.READINESS] = Readiness()
     # First in, last out: durable audit sinks outlive every other resource.
     app.cleanup_ctx.append(_audit_ctx)
+    app.on_response_prepare.append(add_deprecation_headers)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_upstream_ctx)
+    app.cleanup_ctx.append(maintenance_ctx)
     router = app.router
     router.add_post("/v1/files", files.create_file)
     router.add_get("/v1/files", listing.list_files)
@@ -91,6 +96,7 @@ def create_app(
     for holder in (BATCHES, JOBS, VECTOR_STORES, CONTAINERS):
         objects.add_routes(router, holder, deletable=holder in (VECTOR_STORES, CONTAINERS))
     scanned.add_routes(router)
+    gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)
     metrics.precreate_routes(router)
     return app

@@ -10,9 +10,9 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.decisions import DecisionScope
+from gateway.deprecation import note_purpose
 from gateway.errors import GatewayError, invalid_file_id
-from gateway.policy import Action, Decision, Policy, decide, is_downloadable
-from gateway.principal import Principal
+from gateway.policy import Action, Decision, decide, is_downloadable
 from gateway.records import FileRecord
 
 # OpenAI ids are short, plain tokens (file-…, upload_…, batch_…); anything else is refused
@@ -63,6 +63,8 @@ async def decide_file(
     app = request.app
     record = await app[keys.STORE].get(file_id)
     decision_scope.record = record
+    if record is not None:
+        note_purpose(request, app[keys.SETTINGS].policy, record.purpose)
     decision = decision_scope.decided(
         decide(action, decision_scope.principal, record, app[keys.SETTINGS].policy, time.time(),
                file_id)
@@ -72,14 +74,13 @@ async def decide_file(
     return record
 
 
-def gateway_view(
-    record: FileRecord | None, principal: Principal, policy: Policy
-) -> dict[str, Any]:
-    """The `gateway` object every file object carries (DESIGN §8)."""
+def gateway_view(request: web.Request, record: FileRecord | None) -> dict[str, Any]:
+    """The `gateway` object every file object carries (DESIGN §8), by the effective matrix."""
+    policy = request.app[keys.LEARNED].policy
     if record is None:
         return {"access": [], "downloadable": policy.untracked == "allow", "owner_is_you": False}
     return {
         "access": sorted(record.flags),
-        "downloadable": is_downloadable(principal, record, policy, time.time()),
-        "owner_is_you": record.owner == principal.name,
+        "downloadable": is_downloadable(request[keys.PRINCIPAL], record, policy, time.time()),
+        "owner_is_you": record.owner == request[keys.PRINCIPAL].name,
     }

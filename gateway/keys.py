@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from gateway.audit import AuditLog  # noqa: F401 - used in the string type arguments below
     from gateway.health import Readiness  # noqa: F401 - used in the string type arguments below
     from gateway.identity import IdentityResolver  # noqa: F401 - used in the string type arguments below
+    from gateway.learned import LearnedRefusals  # noqa: F401 - used in the string type arguments below
     from gateway.metrics import Metrics  # noqa: F401 - used in the string type arguments below
     from gateway.principal import Principal  # noqa: F401 - used in the string type arguments below
     from gateway.settings import Settings  # noqa: F401 - used in the string type arguments below
@@ -23,6 +24,7 @@ IDENTITY = web.AppKey["IdentityResolver"]("identity")
 STORE = web.AppKey["RecordStore"]("store")
 UPSTREAM = web.AppKey["Upstream"]("upstream")
 READINESS = web.AppKey["Readiness"]("readiness")
+LEARNED = web.AppKey["LearnedRefusals"]("learned")
 
 PRINCIPAL = web.RequestKey["Principal"]("principal")
 REQUEST_ID = web.RequestKey[str]("request_id")

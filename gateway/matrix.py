@@ -27,6 +27,7 @@ def as_json(policy: Policy) -> dict[str, Any]:
                 "apis": sorted(rule.apis),
                 "download": rule.download,
                 "upstream_download": rule.upstream_download,
+                "upstream_observed": rule.upstream_observed,
                 "default_flags": sorted(rule.default_flags),
                 "inherits_from": rule.inherits_from,
                 "deprecated": _deprecation(rule.deprecated),
@@ -52,7 +53,8 @@ def as_markdown(policy: Policy) -> str:
         dep = rule.deprecated
         lines.append(
             f"| {rule.name} | {rule.description} | {by} | {', '.join(sorted(rule.apis)) or '—'} "
-            f"| {rule.download} | {rule.upstream_download} "
+            f"| {rule.download} | {rule.upstream_download}"
+            f"{f' (seen {rule.upstream_observed})' if rule.upstream_observed else ''} "
             f"| {', '.join(sorted(rule.default_flags)) or '—'} "
             f"| {f'since {dep.since}, sunset {dep.sunset}' if dep else '—'} |"
         )

@@ -21,6 +21,7 @@ class Action(StrEnum):
     DELETE = "delete"
     LIST = "list"
     REFERENCE = "reference"
+    RETAG = "retag"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Deprecation:
     sunset: str | None = None
     replacement: str | None = None
     guide: str | None = None
+    # After the sunset the gateway answers 410 api_sunset itself (APIs only; configurable).
+    enforce_sunset: bool = True
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,11 @@ class PurposeRule:
     default_flags: frozenset[str] = frozenset()
     inherits_from: str | None = None
     deprecated: Deprecation | None = None
+    # Grandfathering: files recorded before `effective_from` (unix seconds) keep `previous`.
+    effective_from: int | None = None
+    previous: PurposeRule | None = None
+    # When the gateway saw the upstream refuse this purpose's download (issue 3).
+    upstream_observed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,13 @@ class Policy:
 
     def rule(self, purpose: str) -> PurposeRule | None:
         return self.purposes.get(purpose)
+
+    def rule_for(self, record: FileRecord) -> PurposeRule | None:
+        """The rule a file was recorded under: a later change never silently reaches it."""
+        rule = self.purposes.get(record.purpose)
+        if rule is None or rule.effective_from is None or rule.previous is None:
+            return rule
+        return rule.previous if record.created_at < rule.effective_from else rule
 
 
 @dataclass(frozen=True)
@@ -124,7 +139,7 @@ def _download_refusal(
         return _deny(
             Action.DOWNLOAD, 403, "download_disabled", f"Downloads of file {record.file_id} are disabled"
         )
-    rule = policy.rule(record.purpose)
+    rule = policy.rule_for(record)
     download: DownloadRule = rule.download if rule is not None else "none"
     if download == "none" or (download == "owner" and not is_owner):
         return _deny(
@@ -138,7 +153,7 @@ def _download_refusal(
 
 def is_downloadable(principal: Principal, record: FileRecord, policy: Policy, now: float) -> bool:
     """True when the gateway allows the download and the upstream is not known to refuse it."""
-    rule = policy.rule(record.purpose)
+    rule = policy.rule_for(record)
     if rule is not None and rule.upstream_download == "refused":
         return False
     return decide(Action.DOWNLOAD, principal, record, policy, now).allowed

@@ -15,7 +15,7 @@ from gateway.records import KNOWN_FLAGS
 
 _PURPOSE_KEYS = frozenset(
     {"description", "uploaded_by", "apis", "download", "upstream_download", "default_flags",
-     "inherits_from", "deprecated"}
+     "inherits_from", "deprecated", "effective_from", "previous"}
 )
 _TOP_KEYS = frozenset(
     {"version", "untracked", "ephemeral_ttl_seconds", "inline_files", "purposes", "apis"}
@@ -106,8 +106,10 @@ def _choice(
     return str(value)
 
 
-def _parse_purpose(name: str, body: Any, problems: list[str]) -> PurposeRule | None:
-    where = f"policy.purposes.{name}"
+def _parse_purpose(
+    name: str, body: Any, problems: list[str], where: str | None = None
+) -> PurposeRule | None:
+    where = where or f"policy.purposes.{name}"
     if not isinstance(body, Mapping):
         problems.append(f"{where}: must be a mapping")
         return None
@@ -131,9 +133,12 @@ def _parse_purpose(name: str, body: Any, problems: list[str]) -> PurposeRule | N
         flags = []
     inherits = body.get("inherits_from")
     deprecation = _parse_deprecation(body.get("deprecated"), f"{where}.deprecated", problems)
+    effective_from, previous = _grandfathering(name, body, where, problems)
     if len(problems) > before:
         return None
     return PurposeRule(
+        effective_from=effective_from,
+        previous=previous,
         name=name,
         description=str(body.get("description", "")),
         uploaded_by=uploaded_by,  # type: ignore[arg-type]
@@ -144,6 +149,31 @@ def _parse_purpose(name: str, body: Any, problems: list[str]) -> PurposeRule | N
         inherits_from=str(inherits) if inherits is not None else None,
         deprecated=deprecation,
     )
+
+
+def _grandfathering(
+    name: str, body: Mapping[str, Any], where: str, problems: list[str]
+) -> tuple[int | None, PurposeRule | None]:
+    """`effective_from` + `previous`: files recorded before the date keep the previous rule.
+    `previous` lists only what changed; the rest is the current rule's."""
+    raw_date, raw_previous = body.get("effective_from"), body.get("previous")
+    if raw_date is None and raw_previous is None:
+        return None, None
+    if raw_date is None or not isinstance(raw_previous, Mapping):
+        problems.append(f"{where}: effective_from and previous go together")
+        return None, None
+    try:
+        day = dt.date.fromisoformat(str(raw_date))
+    except ValueError:
+        problems.append(f"{where}.effective_from: {raw_date!r} is not an ISO date")
+        return None, None
+    if set(raw_previous) & {"effective_from", "previous"}:
+        problems.append(f"{where}.previous: cannot nest another effective_from")
+        return None, None
+    current = {key: value for key, value in body.items() if key not in ("effective_from", "previous")}
+    previous = _parse_purpose(name, {**current, **raw_previous}, problems, f"{where}.previous")
+    moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return int(moment.timestamp()), previous
 
 
 def _parse_deprecation(raw: Any, where: str, problems: list[str]) -> Deprecation | None:
@@ -160,7 +190,11 @@ def _parse_deprecation(raw: Any, where: str, problems: list[str]) -> Deprecation
             dt.date.fromisoformat(str(value))
         except ValueError:
             problems.append(f"{where}.{key}: {value!r} is not an ISO date")
+    enforce = raw.get("enforce_sunset", True)
+    if not isinstance(enforce, bool):
+        problems.append(f"{where}.enforce_sunset: must be true or false")
     return Deprecation(
+        enforce_sunset=bool(enforce),
         since=str(raw["since"]),
         sunset=str(raw["sunset"]) if raw.get("sunset") is not None else None,
         replacement=raw.get("replacement"),

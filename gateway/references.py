@@ -26,8 +26,8 @@ def purpose_api_mismatch(ref: FileRef, purpose: str) -> GatewayError:
     )
 
 
-def accepts(policy: Policy, purpose: str, api: str) -> bool:
-    rule = policy.rule(purpose)
+def accepts(policy: Policy, record: FileRecord, api: str) -> bool:
+    rule = policy.rule_for(record)
     return rule is not None and api in rule.apis
 
 
@@ -70,7 +70,7 @@ def _decide(
         error = decision_error(verdict)
         error.param = ref.path
         return verdict, error
-    if ref.check_purpose and record is not None and not accepts(policy, record.purpose, ref.api):
+    if ref.check_purpose and record is not None and not accepts(policy, record, ref.api):
         return verdict, purpose_api_mismatch(ref, record.purpose)
     return verdict, None
 

@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "upstream.timeout_seconds": 600.0,
     "upstream.connect_timeout_seconds": 10.0,
     "store_timeout_seconds": 1.0,
+    "reaper_interval_seconds": 30.0,
     "request_log_level": "info",
     "audit.jsonl_path": None,
     "audit.redis_stream": None,
@@ -60,6 +61,7 @@ ENV_VARS: dict[str, str] = {
     "FILES_GATEWAY_ADMIN_LISTEN": "admin_listen",
     "FILES_GATEWAY_STORE": "store",
     "FILES_GATEWAY_STORE_TIMEOUT": "store_timeout_seconds",
+    "FILES_GATEWAY_REAPER_INTERVAL": "reaper_interval_seconds",
     "FILES_GATEWAY_WORKERS": "workers",
     "FILES_GATEWAY_POLICY": "policy",
     "FILES_GATEWAY_MAX_UPLOAD_BYTES": "limits.max_upload_bytes",
@@ -159,6 +161,7 @@ class Settings:
     log_level: str
     identity: IdentitySettings
     upstream: UpstreamSettings
+    reaper_interval_seconds: float = 30.0
     audit: AuditSettings = AuditSettings()
     request_log_level: str = "info"
 
@@ -271,6 +274,7 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
         upstream=upstream,
         audit=audit,
         request_log_level=request_log_level,
+        reaper_interval_seconds=_number(values, "reaper_interval_seconds", problems, minimum=0.05),
     )
 
 

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
+import yaml
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
+from gateway.audit import AuditSink
 from gateway.health import create_admin_app
 from gateway.identity import fingerprint
 from gateway.sandbox import create_sandbox_app
 from gateway.settings import Settings, load_settings
 from tests.servers import RedisServer, ServerThread
 
+ROOT = Path(__file__).resolve().parent.parent
 # Test principals: alice and bob share org acme; carol is in globex; root is an acme admin.
 KEYS = {
     "alice": ("sk-alice", "acme", False),
@@ -35,6 +38,15 @@ def identity_keys() -> list[dict[str, Any]]:
         {"sha256": fingerprint(key), "principal": name, "org": org, "admin": admin}
         for name, (key, org, admin) in KEYS.items()
     ]
+
+
+def policy_file(directory: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the shipped policy with `change` applied, for tests of other policies."""
+    policy = yaml.safe_load((ROOT / "config" / "policy.yaml").read_text())
+    change(policy)
+    path = directory / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    return path
 
 
 def make_settings(upstream: str, store: str, **overrides: Any) -> Settings:
@@ -131,11 +143,25 @@ class Gateway:
         return 0.0
 
 
-def start_gateway(sandbox: Sandbox, settings: Settings) -> ServerThread:
+class MemorySink:
+    """Keeps audit events in memory, so a test can read what was written."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def write(self, event: Mapping[str, Any]) -> None:
+        self.events.append(dict(event))
+
+
+def start_gateway(
+    sandbox: Sandbox, settings: Settings, audit_sinks: list[AuditSink] | None = None
+) -> ServerThread:
     app_holder: list[web.Application] = []
 
     def gateway_app() -> web.Application:
-        app = create_app(settings)
+        app = create_app(settings, audit_sinks=audit_sinks)
         app_holder.append(app)
         return app
 

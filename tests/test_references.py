@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Gateway
+from tests.conftest import Gateway, Sandbox, make_settings, policy_file, start_gateway
 from tests.http import Reply, call
 
 Body = Callable[[str], dict[str, Any]]
@@ -133,6 +134,20 @@ ROWS = [
         lambda f: {"role": "user", "content": [{"type": "image_file", "image_file": {"file_id": f}}]},
         "vision", "batch", "content[0].image_file.file_id"),
 ]
+
+
+@pytest.fixture
+def sqlite_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[Gateway]:
+    """The Assistants API is past its sunset; these tests keep it reachable to check its bodies."""
+
+    def keep_assistants(policy: dict[str, Any]) -> None:
+        policy["apis"]["assistants"]["deprecated"]["enforce_sunset"] = False
+
+    settings = make_settings(sandbox.url, f"sqlite:///{tmp_path / 'r.db'}",
+                             policy=str(policy_file(tmp_path, keep_assistants)))
+    running = Gateway(start_gateway(sandbox, settings), sandbox, settings)
+    yield running
+    running.close()
 
 
 def upload(gateway: Gateway, who: str, purpose: str, access: str | None = None) -> str:

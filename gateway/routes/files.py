@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from gateway import keys
+from gateway.deprecation import note_purpose
 from gateway.enforce import decide_file, decision_error, gateway_view, path_id, scope
 from gateway.errors import GatewayError, file_too_large, invalid_access_flag, store_unavailable
 from gateway.multipart import MultipartRewriter
@@ -54,6 +55,7 @@ async def _upload(
     await rewriter.read_head()
     form = rewriter.form
     decision.purpose = form.purpose
+    note_purpose(request, policy, form.purpose)
     verdict = decision.decided(decide_upload(form.purpose or "", policy))
     if not verdict.allowed:
         raise decision_error(verdict)
@@ -104,7 +106,7 @@ async def _upload(
     except StoreUnavailable as exc:
         await _compensate(request, record.file_id)
         raise decision.refused(store_unavailable()) from exc
-    file_object["gateway"] = gateway_view(record, request[keys.PRINCIPAL], policy)
+    file_object["gateway"] = gateway_view(request, record)
     return json_response(request, file_object, response)
 
 
@@ -159,6 +161,7 @@ async def file_content(request: web.Request) -> web.StreamResponse:
             response.release()
             if UPSTREAM_REFUSAL.encode() in body:
                 purpose = record.purpose if record is not None else "unknown"
+                await app[keys.LEARNED].learn(purpose)
                 raise decision.refused(
                     GatewayError(
                         403, "purpose_download_forbidden",
@@ -209,6 +212,6 @@ async def _forward_json(
         return await relay(request, response)
     async with response:
         body = await response.json()
-    body["gateway"] = gateway_view(record, request[keys.PRINCIPAL], app[keys.SETTINGS].policy)
+    body["gateway"] = gateway_view(request, record)
     return json_response(request, body, response)
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import keys
 from gateway.enforce import gateway_view, scope
 from gateway.policy import Action
 from gateway.records import FileRecord
@@ -16,11 +15,8 @@ FILES = ListSpec("/v1/files", "/v1/files", 10_000, 10_000, ("order", "purpose"))
 
 
 async def list_files(request: web.Request) -> web.StreamResponse:
-    principal = request[keys.PRINCIPAL]
-    policy = request.app[keys.SETTINGS].policy
-
     def annotate(item: dict[str, Any], record: FileRecord | None) -> None:
-        item["gateway"] = gateway_view(record, principal, policy)
+        item["gateway"] = gateway_view(request, record)
 
     async with scope(request, Action.LIST, request.query.get("after")) as decision:
         return await filtered_list(request, decision, FILES, annotate=annotate)

@@ -95,7 +95,7 @@ def owner_only(*, completes: bool = False, stream: bool = False) -> Handler:
         file = obj.get("file")
         if isinstance(file, dict):
             derived = await app[keys.STORE].get(str(file.get("id")))
-            file["gateway"] = gateway_view(derived, request[keys.PRINCIPAL], app[keys.SETTINGS].policy)
+            file["gateway"] = gateway_view(request, derived)
         return json_response(request, obj, response)
 
     return handler

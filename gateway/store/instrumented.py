@@ -40,6 +40,21 @@ class InstrumentedStore:
     async def put_if_absent(self, record: FileRecord) -> bool:
         return await self._timed("put", lambda: self._inner.put_if_absent(record))
 
+    async def due(self, now: float, limit: int) -> list[FileRecord]:
+        return await self._timed("due", lambda: self._inner.due(now, limit))
+
+    async def lease(self, name: str, holder: str, ttl: float) -> bool:
+        return await self._timed("lease", lambda: self._inner.lease(name, holder, ttl))
+
+    async def release(self, name: str, holder: str) -> None:
+        await self._timed("lease", lambda: self._inner.release(name, holder))
+
+    async def learned_refusals(self) -> dict[str, str]:
+        return await self._timed("learned", self._inner.learned_refusals)
+
+    async def learn_refusal(self, purpose: str, date: str) -> None:
+        await self._timed("learn", lambda: self._inner.learn_refusal(purpose, date))
+
     async def ping(self) -> None:
         await self._timed("ping", self._inner.ping)
 

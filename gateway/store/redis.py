@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
@@ -15,6 +17,11 @@ from gateway.records import FileRecord
 from gateway.store.base import StoreUnavailable
 
 PREFIX = "fgw:file:"
+EXPIRY = "fgw:expiry"
+LEASES = "fgw:lease:"
+LEARNED = "fgw:learned"
+# Compare-and-delete in one step, so a lease that expired and was re-taken is never dropped.
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 def connect(url: str, timeout: float) -> aioredis.Redis:
@@ -54,21 +61,25 @@ class RedisStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
 
-    async def get(self, file_id: str) -> FileRecord | None:
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        # RedisError becomes StoreUnavailable here, at the boundary, and nowhere else.
         try:
-            raw = await self._client.get(PREFIX + file_id)
+            yield
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
+
+    async def get(self, file_id: str) -> FileRecord | None:
+        with self._errors():
+            raw = await self._client.get(PREFIX + file_id)
         return FileRecord.from_json(raw) if raw is not None else None
 
     async def get_many(self, file_ids: Sequence[str]) -> dict[str, FileRecord]:
         ids = list(dict.fromkeys(file_ids))
         if not ids:
             return {}
-        try:
+        with self._errors():
             values = await self._client.mget([PREFIX + file_id for file_id in ids])
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"redis: {exc}") from exc
         return {
             file_id: FileRecord.from_json(raw)
             for file_id, raw in zip(ids, values, strict=True)
@@ -76,22 +87,53 @@ class RedisStore:
         }
 
     async def put(self, record: FileRecord) -> None:
-        try:
-            await self._client.set(PREFIX + record.file_id, record.to_json())
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"redis: {exc}") from exc
+        await self._write(record, only_new=False)
 
     async def put_if_absent(self, record: FileRecord) -> bool:
-        try:
-            return bool(await self._client.set(PREFIX + record.file_id, record.to_json(), nx=True))
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"redis: {exc}") from exc
+        return await self._write(record, only_new=True)
+
+    async def _write(self, record: FileRecord, *, only_new: bool) -> bool:
+        # The record and its expiry index change together, in one transaction.
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.set(PREFIX + record.file_id, record.to_json(), nx=only_new)
+            if record.expires_at is not None and not record.deleted:
+                pipe.zadd(EXPIRY, {record.file_id: record.expires_at}, nx=only_new)
+            elif not only_new:
+                pipe.zrem(EXPIRY, record.file_id)
+            with self._errors():
+                results = await pipe.execute()
+        return bool(results[0])
+
+    async def due(self, now: float, limit: int) -> list[FileRecord]:
+        with self._errors():
+            ids = await self._client.zrangebyscore(EXPIRY, "-inf", now, start=0, num=limit)
+        found = await self.get_many([_text(raw) for raw in cast(list[bytes], ids)])
+        return [record for record in found.values() if not record.deleted]
+
+    async def lease(self, name: str, holder: str, ttl: float) -> bool:
+        with self._errors():
+            return bool(await self._client.set(LEASES + name, holder, nx=True, px=int(ttl * 1000)))
+
+    async def release(self, name: str, holder: str) -> None:
+        with self._errors():
+            await self._client.eval(_RELEASE, 1, LEASES + name, holder)
+
+    async def learned_refusals(self) -> dict[str, str]:
+        with self._errors():
+            raw = await self._client.hgetall(LEARNED)
+        return {_text(key): _text(value) for key, value in raw.items()}
+
+    async def learn_refusal(self, purpose: str, date: str) -> None:
+        with self._errors():
+            await self._client.hsetnx(LEARNED, purpose, date)
 
     async def ping(self) -> None:
-        try:
+        with self._errors():
             await self._client.ping()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"redis: {exc}") from exc
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +14,13 @@ from gateway.records import FileRecord
 from gateway.store.base import StoreUnavailable
 
 T = TypeVar("T")
-_SCHEMA = "CREATE TABLE IF NOT EXISTS files (file_id TEXT PRIMARY KEY, data TEXT NOT NULL)"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS files (file_id TEXT PRIMARY KEY, data TEXT NOT NULL,"
+    " expires_at INTEGER)",
+    "CREATE INDEX IF NOT EXISTS files_expiry ON files (expires_at) WHERE expires_at IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT, until REAL)",
+    "CREATE TABLE IF NOT EXISTS learned (purpose TEXT PRIMARY KEY, observed TEXT)",
+)
 
 
 class SqliteStore:
@@ -32,7 +39,8 @@ class SqliteStore:
         conn = sqlite3.connect(self._path, timeout=self._timeout, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(_SCHEMA)
+        for statement in _SCHEMA:
+            conn.execute(statement)
         conn.commit()
         self._conn = conn
 
@@ -72,27 +80,67 @@ class SqliteStore:
         return await self._run(query) if ids else {}
 
     async def put(self, record: FileRecord) -> None:
-        def write() -> None:
-            db = self._db()
-            db.execute(
-                "INSERT OR REPLACE INTO files (file_id, data) VALUES (?, ?)",
-                (record.file_id, record.to_json()),
-            )
-            db.commit()
-
-        await self._run(write)
+        await self._run(lambda: self._write("INSERT OR REPLACE", record))
 
     async def put_if_absent(self, record: FileRecord) -> bool:
-        def write() -> bool:
+        return await self._run(lambda: self._write("INSERT OR IGNORE", record))
+
+    def _write(self, verb: str, record: FileRecord) -> bool:
+        db = self._db()
+        expiry = None if record.deleted else record.expires_at
+        cursor = db.execute(
+            f"{verb} INTO files (file_id, data, expires_at) VALUES (?, ?, ?)",
+            (record.file_id, record.to_json(), expiry),
+        )
+        db.commit()
+        return cursor.rowcount == 1
+
+    async def due(self, now: float, limit: int) -> list[FileRecord]:
+        def query() -> list[FileRecord]:
+            rows = self._db().execute(
+                "SELECT data FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?"
+                " ORDER BY expires_at LIMIT ?", (now, limit),
+            )
+            return [FileRecord.from_json(data) for (data,) in rows]
+
+        return await self._run(query)
+
+    async def lease(self, name: str, holder: str, ttl: float) -> bool:
+        def take() -> bool:
             db = self._db()
+            now = time.time()
             cursor = db.execute(
-                "INSERT OR IGNORE INTO files (file_id, data) VALUES (?, ?)",
-                (record.file_id, record.to_json()),
+                "INSERT INTO leases (name, holder, until) VALUES (?, ?, ?) ON CONFLICT(name)"
+                " DO UPDATE SET holder = excluded.holder, until = excluded.until"
+                " WHERE leases.until < ?", (name, holder, now + ttl, now),
             )
             db.commit()
             return cursor.rowcount == 1
 
-        return await self._run(write)
+        return await self._run(take)
+
+    async def release(self, name: str, holder: str) -> None:
+        def drop() -> None:
+            db = self._db()
+            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+            db.commit()
+
+        await self._run(drop)
+
+    async def learned_refusals(self) -> dict[str, str]:
+        def query() -> dict[str, str]:
+            return dict(self._db().execute("SELECT purpose, observed FROM learned").fetchall())
+
+        return await self._run(query)
+
+    async def learn_refusal(self, purpose: str, date: str) -> None:
+        def write() -> None:
+            db = self._db()
+            db.execute("INSERT OR IGNORE INTO learned (purpose, observed) VALUES (?, ?)",
+                       (purpose, date))
+            db.commit()
+
+        await self._run(write)
 
     async def ping(self) -> None:
         await self._run(lambda: self._db().execute("SELECT 1").fetchone())
