@@ -18,7 +18,7 @@ DENY_REASONS = (
     "invalid_file_id", "invalid_access_flag", "purpose_not_allowed", "purpose_api_mismatch",
     "private_only_forbidden", "purpose_download_forbidden", "download_disabled", "file_untracked",
     "file_not_found", "file_expired", "file_too_large", "missing_api_key", "invalid_api_key",
-    "untrusted_identity_header", "invalid_request",
+    "untrusted_identity_header", "invalid_request", "api_sunset", "flags_change_forbidden",
 )
 ERROR_REASONS = (
     "policy_store_unavailable", "upstream_unavailable", "upstream_timeout", "client_disconnected",
@@ -108,7 +108,7 @@ class Metrics:
             self.bytes.labels(direction)
         for reason in ("timeout", "connect", "protocol", "status_5xx"):
             self.upstream_errors.labels(reason)
-        for operation in ("get", "get_many", "put", "ping"):
+        for operation in ("get", "get_many", "put", "ping", "due", "lease", "learned", "learn"):
             self.store_errors.labels(operation)
             self.store_duration.labels(operation)
         self.audit_sink("stdout")
