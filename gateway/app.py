@@ -60,10 +60,12 @@ def create_app(
 ) -> web.Application:
     metrics = Metrics(registry if registry is not None else CollectorRegistry(), settings.policy)
     resolver = IdentityResolver(settings.identity)
+    readiness = Readiness()
     app = web.Application(
         middlewares=[
             request_context_middleware(
-                metrics=metrics, request_log=logging.getLogger("files_gateway.requests"),
+                metrics=metrics, readiness=readiness,
+                request_log=logging.getLogger("files_gateway.requests"),
                 request_log_level=logging.getLevelName(settings.request_log_level.upper()),
             ),
             path_guard_middleware(),
@@ -77,7 +79,7 @@ def create_app(
     app[keys.METRICS] = metrics
     app[keys.AUDIT] = AuditLog(metrics, audit_sinks)
     app[keys.IDENTITY] = resolver
-    app[keys.READINESS] = Readiness()
+    app[keys.READINESS] = readiness
     # First in, last out: durable audit sinks outlive every other resource.
     app.cleanup_ctx.append(_audit_ctx)
     app.on_response_prepare.append(add_deprecation_headers)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -16,6 +17,21 @@ from gateway.store import StoreUnavailable
 @dataclass
 class Readiness:
     draining: bool = False
+    inflight: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def enter(self) -> None:
+        self.inflight += 1
+        self.idle.clear()
+
+    def leave(self) -> None:
+        self.inflight -= 1
+        if self.inflight == 0:
+            self.idle.set()
+
+    async def drained(self) -> None:
+        if self.inflight > 0:
+            await self.idle.wait()
 
 
 async def healthz(request: web.Request) -> web.Response:

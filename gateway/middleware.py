@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from gateway import keys
 from gateway.errors import GatewayError, invalid_file_id, store_unavailable
+from gateway.health import Readiness
 from gateway.identity import IdentityResolver
 from gateway.metrics import Metrics, method_label
 from gateway.store import StoreUnavailable
@@ -45,7 +46,8 @@ def _body_bytes(response: web.StreamResponse | None) -> int:
 
 
 def request_context_middleware(
-    *, metrics: Metrics, request_log: logging.Logger, request_log_level: int = logging.INFO
+    *, metrics: Metrics, readiness: Readiness, request_log: logging.Logger,
+    request_log_level: int = logging.INFO,
 ) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -56,6 +58,7 @@ def request_context_middleware(
         status = 500
         response: web.StreamResponse | None = None
         metrics.inflight.inc()
+        readiness.enter()
         try:
             try:
                 response = await handler(request)
@@ -76,6 +79,7 @@ def request_context_middleware(
             return response
         finally:
             metrics.inflight.dec()
+            readiness.leave()
             route, elapsed = _route_label(request), time.perf_counter() - started
             method = method_label(request.method)
             metrics.http_requests.labels(route, method, str(status)).inc()

@@ -49,10 +49,17 @@ async def serve_async(
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("draining: readiness off, no new connections, waiting up to %.0fs", timeout)
-    app[keys.READINESS].draining = True
+    readiness = app[keys.READINESS]
+    readiness.draining = True
     started = time.monotonic()
-    # runner.cleanup() stops accepting, lets in-flight handlers finish up to the timeout, then
-    # runs cleanup_ctx; the admin listener stays up meanwhile so /readyz reports the drain.
+    await main_site.stop()
+    # aiohttp's own shutdown stops reading request bodies at once, which would stall uploads
+    # in flight; so wait for them here first, and let it close only idle connections.
+    try:
+        async with asyncio.timeout(timeout):
+            await readiness.drained()
+    except TimeoutError:
+        log.warning("drain timed out with %d requests in flight", readiness.inflight)
     await runner.cleanup()
     log.info("drained in %.1fs", time.monotonic() - started)
     await admin_runner.cleanup()
