@@ -57,11 +57,13 @@ def scope(
 
 
 async def decide_file(
-    request: web.Request, decision_scope: DecisionScope, action: Action, file_id: str
+    request: web.Request, decision_scope: DecisionScope, action: Action, file_id: str,
+    fallback: FileRecord | None = None,
 ) -> FileRecord | None:
-    """Look up, decide and refuse in one step; returns the record when the action is allowed."""
+    """Look up, decide and refuse in one step; returns the record when the action is allowed.
+    `fallback` stands in for a missing record (e.g. a file a container made itself)."""
     app = request.app
-    record = await app[keys.STORE].get(file_id)
+    record = await app[keys.STORE].get(file_id) or fallback
     decision_scope.record = record
     if record is not None:
         note_purpose(request, app[keys.SETTINGS].policy, record.purpose)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from tests.servers import free_port, wait_for_port
 
@@ -14,9 +15,11 @@ class Processes:
     def __init__(self) -> None:
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def spawn(self, *args: str, cwd: Path) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, *args: str, cwd: Path, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", *args], cwd=cwd,
+            [sys.executable, "-m", "gateway", *args], cwd=cwd, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self.started.append(proc)
@@ -34,9 +37,14 @@ class Processes:
                 proc.wait()
 
 
+class Served(NamedTuple):
+    url: str
+    admin_url: str
+
+
 def start_serve(
     processes: Processes, cwd: Path, config: Path, upstream: str, store: str | None = None
-) -> str:
+) -> Served:
     port, admin = free_port(), free_port()
     args = ["serve", "--config", str(config), "--upstream", upstream,
             "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}"]
@@ -44,4 +52,4 @@ def start_serve(
         args += ["--store", store]
     processes.spawn(*args, cwd=cwd)
     wait_for_port(port)
-    return f"http://127.0.0.1:{port}"
+    return Served(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin}")

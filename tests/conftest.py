@@ -21,6 +21,7 @@ from gateway.health import create_admin_app
 from gateway.identity import fingerprint
 from gateway.sandbox import create_sandbox_app
 from gateway.settings import Settings, load_settings
+from tests.cli_processes import Processes
 from tests.servers import RedisServer, ServerThread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,6 +167,14 @@ def start_gateway(
         return app
 
     return ServerThread(gateway_app, lambda: create_admin_app(app_holder[0])).start()
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    """`files-gateway` commands run as real processes; all are stopped after the test."""
+    running = Processes()
+    yield running
+    running.stop_all()
 
 
 @pytest.fixture

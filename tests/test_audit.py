@@ -27,7 +27,7 @@ from gateway.audit_sinks import JsonlSink, RedisStreamSink
 from gateway.audit_verify import verify_chain
 from gateway.metrics import Metrics
 from gateway.store.redis import connect
-from tests.conftest import Sandbox, make_settings
+from tests.conftest import MemorySink, Sandbox, make_settings
 from tests.servers import RedisServer, free_port
 from tests.test_cli import run_cli
 
@@ -40,16 +40,6 @@ DESIGN_FIELDS = {
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
-
-
-class MemorySink:
-    name = "memory"
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def write(self, event: Mapping[str, Any]) -> None:
-        self.events.append(dict(event))
 
 
 class BrokenSink:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -16,6 +15,7 @@ import pytest
 import yaml
 
 from gateway.settings import ENV_VARS, load_settings
+from tests.cli_processes import Processes, start_serve
 from tests.conftest import identity_keys
 from tests.servers import free_port, wait_for_port
 
@@ -92,45 +92,20 @@ def test_purposes_command_prints_the_matrix() -> None:
     assert '"purpose": "user_data"' in as_json.stdout
 
 
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
-def spawn(processes: list[subprocess.Popen[bytes]], *args: str, cwd: Path) -> None:
-    processes.append(subprocess.Popen(
-        [sys.executable, "-m", "gateway", *args], cwd=cwd,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    ))
-
-
-def start_gateway_process(
-    processes: list[subprocess.Popen[bytes]], tmp_path: Path, upstream: str
-) -> tuple[str, str]:
+def start_gateway_process(processes: Processes, tmp_path: Path, upstream: str) -> tuple[str, str]:
     config = tmp_path / "gateway.yaml"
     config.write_text(yaml.safe_dump({"identity": {"keys": identity_keys()}}))
-    port, admin = free_port(), free_port()
-    spawn(processes, "serve", "--config", str(config), "--upstream", upstream,
-          "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}", cwd=tmp_path)
-    wait_for_port(port)
-    return f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin}"
+    return start_serve(processes, tmp_path, config, upstream)
 
 
 def test_first_run_and_restart_keep_records(
-    processes: list[subprocess.Popen[bytes]], tmp_path: Path
+    processes: Processes, tmp_path: Path
 ) -> None:
     """sandbox + serve as separate processes; records survive a restart on the embedded store."""
     sandbox_port = free_port()
-    spawn(processes, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}", cwd=tmp_path)
+    processes.spawn("sandbox", "--listen", f"127.0.0.1:{sandbox_port}", cwd=tmp_path)
     wait_for_port(sandbox_port)
     upstream = f"http://127.0.0.1:{sandbox_port}"
     url, admin = start_gateway_process(processes, tmp_path, upstream)
@@ -139,7 +114,7 @@ def test_first_run_and_restart_keep_records(
     created = alice.files.create(file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch",
                                  extra_headers={"X-File-Access": "private_only"})
     assert (tmp_path / "files-gateway.db").exists()
-    gateway = processes[-1]
+    gateway = processes.started[-1]
     gateway.send_signal(signal.SIGTERM)
     assert gateway.wait(timeout=30) == 0
     alice.close()

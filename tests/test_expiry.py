@@ -8,11 +8,9 @@ import io
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
-import pytest
 import yaml
 
 from gateway.store.redis import RedisStore, connect
@@ -34,12 +32,6 @@ def expire_now(redis_url: str, file_ids: list[str]) -> None:
     asyncio.run(rewrite())
 
 
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    running = Processes()
-    yield running
-    running.stop_all()
-
 
 def test_two_replicas_reap_each_file_exactly_once(
     sandbox: Sandbox, own_redis: RedisServer, processes: Processes, tmp_path: Path
@@ -50,7 +42,8 @@ def test_two_replicas_reap_each_file_exactly_once(
         "identity": {"keys": identity_keys()}, "reaper_interval_seconds": 0.2,
         "upstream": {"api_key": "sk-gateway-own"},
     }))
-    urls = [start_serve(processes, tmp_path, config, sandbox.url, own_redis.url) for _ in range(2)]
+    urls = [start_serve(processes, tmp_path, config, sandbox.url, own_redis.url).url
+            for _ in range(2)]
     alice = openai.OpenAI(api_key="sk-alice", base_url=urls[0] + "/v1", max_retries=0)
     ids = [
         alice.files.create(file=("e.jsonl", io.BytesIO(b"{}\n")), purpose="batch",
@@ -93,7 +86,7 @@ def test_expired_file_is_410_for_every_action(
     config = tmp_path / "gateway.yaml"
     config.write_text(yaml.safe_dump({"identity": {"keys": identity_keys()},
                                       "reaper_interval_seconds": 3600}))
-    url = start_serve(processes, tmp_path, config, sandbox.url, own_redis.url)
+    url = start_serve(processes, tmp_path, config, sandbox.url, own_redis.url).url
     alice = openai.OpenAI(api_key="sk-alice", base_url=url + "/v1", max_retries=0)
     file_id = alice.files.create(file=("e.jsonl", io.BytesIO(b"{}\n")), purpose="batch",
                                  extra_headers={"X-File-Access": "ephemeral"}).id

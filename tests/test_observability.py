@@ -7,11 +7,8 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -22,6 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.identity import fingerprint
+from tests.cli_processes import Processes
 from tests.conftest import Gateway, Sandbox, identity_keys, make_settings, start_gateway
 from tests.http import call
 from tests.servers import free_port, wait_for_port
@@ -147,19 +145,6 @@ def test_one_canonical_request_line_at_the_configured_level(
     assert "file-abc123" not in message and "sk-alice" not in message
 
 
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
 
 def scrape(admin: str) -> str:
     # A new connection per scrape: SO_REUSEPORT hands each to any one worker.
@@ -180,23 +165,19 @@ def untracked_downloads(exposition: str) -> float:
 
 
 def test_workers_share_one_correct_metrics_endpoint(
-    processes: list[subprocess.Popen[bytes]], tmp_path: Path
+    processes: Processes, tmp_path: Path
 ) -> None:
     """`serve --workers 2`: traffic spreads over both, and every scrape shows the sum of both."""
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     sandbox_port, port, admin_port = free_port(), free_port(), free_port()
-    processes.append(subprocess.Popen(
-        [sys.executable, "-m", "gateway", "sandbox", "--listen", f"127.0.0.1:{sandbox_port}"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    ))
+    processes.spawn("sandbox", "--listen", f"127.0.0.1:{sandbox_port}", cwd=tmp_path, env=env)
     config = tmp_path / "gateway.yaml"
     config.write_text(yaml.safe_dump({"identity": {"keys": identity_keys()}}))
-    processes.append(subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--workers", "2",
-         "--upstream", f"http://127.0.0.1:{sandbox_port}", "--listen", f"127.0.0.1:{port}",
-         "--admin-listen", f"127.0.0.1:{admin_port}"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    ))
+    processes.spawn(
+        "serve", "--config", str(config), "--workers", "2",
+        "--upstream", f"http://127.0.0.1:{sandbox_port}", "--listen", f"127.0.0.1:{port}",
+        "--admin-listen", f"127.0.0.1:{admin_port}", cwd=tmp_path, env=env,
+    )
     wait_for_port(port, timeout=30)
     wait_for_port(admin_port, timeout=30)
     time.sleep(1.0)  # both workers bound (each binds the shared ports itself)
@@ -222,7 +203,7 @@ def test_workers_share_one_correct_metrics_endpoint(
     assert len(per_worker) == 2
     assert sum(per_worker) == 60 and all(count > 0 for count in per_worker)
 
-    gateway = processes[-1]
+    gateway = processes.started[-1]
     gateway.send_signal(signal.SIGTERM)
     assert gateway.wait(timeout=30) == 0
     assert not metrics_dirs[0].exists()

@@ -23,12 +23,6 @@ from tests.servers import free_port, wait_for_port
 SIZE = 48 * 1024 * 1024
 
 
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    running = Processes()
-    yield running
-    running.stop_all()
-
 
 def slow_download(port: int, path: str, result: dict[str, object]) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

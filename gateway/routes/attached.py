@@ -7,16 +7,15 @@ holder of its own owner, or the holder's owner could read it through search or c
 from __future__ import annotations
 
 import dataclasses
-import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import decide_file, decision_error, path_id, scope
+from gateway.enforce import decide_file, path_id, scope
 from gateway.errors import GatewayError
 from gateway.file_refs import find_refs
-from gateway.policy import Action, decide
+from gateway.policy import Action
 from gateway.records import PRIVATE_ONLY, FileRecord
 from gateway.references import check_refs, inherited_flags
 from gateway.routes.forward import is_json, read_body, send
@@ -45,17 +44,9 @@ async def _member(
     request: web.Request, holder: Holder, parent: FileRecord | None, action: Action
 ) -> FileRecord | None:
     file_id = path_id(request, "file_id")
-    app = request.app
     async with scope(request, action, file_id, api=holder.api) as decision:
-        record = await app[keys.STORE].get(file_id) or _member_fallback(holder, parent)
-        decision.record = record
-        verdict = decision.decided(
-            decide(action, decision.principal, record, app[keys.SETTINGS].policy, time.time(),
-                   file_id)
-        )
-        if not verdict.allowed:
-            raise decision_error(verdict)
-        return record
+        return await decide_file(request, decision, action, file_id,
+                                 _member_fallback(holder, parent))
 
 
 def attach(holder: Holder) -> Handler:
