@@ -61,12 +61,6 @@ def invalid_access_flag(message: str) -> GatewayError:
     return GatewayError(400, "invalid_access_flag", message, param="access")
 
 
-def purpose_not_allowed(purpose: str) -> GatewayError:
-    return GatewayError(
-        400, "purpose_not_allowed", f"Uploads of purpose {purpose!r} are not allowed", param="purpose"
-    )
-
-
 def file_too_large(limit: int) -> GatewayError:
     return GatewayError(413, "file_too_large", f"File exceeds the limit of {limit} bytes")
 

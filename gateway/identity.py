@@ -7,7 +7,7 @@ import ipaddress
 
 from aiohttp import hdrs, web
 
-from gateway.errors import GatewayError, identity_error
+from gateway.errors import identity_error
 from gateway.principal import Principal
 from gateway.settings import IdentitySettings, KeyEntry
 
@@ -76,7 +76,3 @@ class IdentityResolver:
         except ValueError:
             return False
         return any(peer in network for network in self._settings.trusted_proxies)
-
-
-def is_identity_error(exc: GatewayError) -> bool:
-    return exc.status == 401

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from gateway import keys
+from gateway.decisions import DecisionScope
 from gateway.deprecation import note_purpose
 from gateway.enforce import decide_file, decision_error, gateway_view, path_id, scope
 from gateway.errors import GatewayError, file_too_large, invalid_access_flag, store_unavailable
@@ -48,7 +49,8 @@ async def create_file(request: web.Request) -> web.StreamResponse:
 
 
 async def _upload(
-    request: web.Request, decision: Any, rewriter: MultipartRewriter, header_flags: str | None
+    request: web.Request, decision: DecisionScope, rewriter: MultipartRewriter,
+    header_flags: str | None,
 ) -> web.StreamResponse:
     app = request.app
     policy = app[keys.SETTINGS].policy
@@ -197,7 +199,7 @@ async def delete_file(request: web.Request) -> web.StreamResponse:
 
 
 async def _forward_json(
-    request: web.Request, decision: Any, record: FileRecord | None, method: str
+    request: web.Request, decision: DecisionScope, record: FileRecord | None, method: str
 ) -> web.StreamResponse:
     app = request.app
     file_id = decision.file_id
