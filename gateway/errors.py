@@ -44,7 +44,11 @@ class GatewayError(Exception):
         return {"error": error}
 
     def response(self) -> web.Response:
-        headers = {REASON_HEADER: self.code, "x-should-retry": "false", **self.headers}
+        headers = {REASON_HEADER: self.code, **self.headers}
+        if self.status < 500:
+            # A refusal will not change on retry; "could not decide" (5xx) may, so SDKs keep
+            # their own retry policy there, honouring Retry-After.
+            headers["x-should-retry"] = "false"
         return web.Response(
             status=self.status,
             text=json.dumps(self.body()),

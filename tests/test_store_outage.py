@@ -34,6 +34,7 @@ def assert_store_unavailable(reply: Reply, elapsed: float) -> None:
     assert reply.status == 503, reply.body
     assert reply.code == "policy_store_unavailable"
     assert reply.headers["retry-after"] == "1"
+    assert "x-should-retry" not in reply.headers  # not a refusal: the SDK may retry
     assert elapsed < 3.0
 
 
