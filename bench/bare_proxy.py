@@ -1,0 +1,82 @@
+"""A minimal aiohttp pass-through proxy: the floor for any aiohttp proxy on this machine (issue 6).
+
+No identity, policy, store, metrics, audit or logging: one pooled ClientSession, hop-by-hop
+headers dropped, bodies streamed both ways with the gateway's chunk size.
+
+    python bench/bare_proxy.py --listen 127.0.0.1:8081 --upstream http://127.0.0.1:8089
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import hdrs, web
+
+CHUNK = 256 * 1024
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+UPSTREAM = web.AppKey("upstream", str)
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "host",
+    }
+)
+
+
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(CHUNK):
+        yield chunk
+
+
+async def proxy(request: web.Request) -> web.StreamResponse:
+    session = request.app[SESSION]
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    data = _body(request) if request.body_exists else None
+    async with session.request(
+        request.method, request.app[UPSTREAM] + request.path_qs, headers=headers, data=data,
+        allow_redirects=False, skip_auto_headers=(hdrs.USER_AGENT,),
+    ) as upstream:
+        out = web.StreamResponse(
+            status=upstream.status,
+            headers={k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP},
+        )
+        if upstream.content_length is not None:
+            out.content_length = upstream.content_length
+        await out.prepare(request)
+        async for chunk in upstream.content.iter_chunked(CHUNK):
+            await out.write(chunk)
+        await out.write_eof()
+        return out
+
+
+async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[SESSION] = aiohttp.ClientSession(
+        auto_decompress=False,
+        timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=600),
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+    )
+    yield
+    await app[SESSION].close()
+
+
+def make_app(upstream: str) -> web.Application:
+    app = web.Application(client_max_size=8 * 1024 * 1024)
+    app[UPSTREAM] = upstream.rstrip("/")
+    app.cleanup_ctx.append(_session_ctx)
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listen", default="127.0.0.1:8081")
+    parser.add_argument("--upstream", required=True)
+    args = parser.parse_args()
+    host, _, port = args.listen.rpartition(":")
+    web.run_app(make_app(args.upstream), host=host, port=int(port), access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()
