@@ -25,8 +25,10 @@ from gateway.middleware import (
 from gateway.routes import attached, files, gateway_api, listing, objects, passthrough, scanned, uploads
 from gateway.routes.holders import BATCHES, CONTAINERS, JOBS, VECTOR_STORES
 from gateway.settings import Settings
-from gateway.store import open_store
+from gateway.store import RecordStore, open_store
+from gateway.store.cache import CachedStore
 from gateway.store.instrumented import InstrumentedStore
+from gateway.store.redis import RedisStore
 from gateway.upstream import Upstream
 
 
@@ -39,7 +41,12 @@ async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     inner = await open_store(settings.store_url, settings.store_timeout_seconds)
-    app[keys.STORE] = InstrumentedStore(inner, app[keys.METRICS])
+    store: RecordStore = InstrumentedStore(inner, app[keys.METRICS])
+    if isinstance(inner, RedisStore) and settings.cache_entries > 0:
+        cached = CachedStore(store, inner.client, settings.cache_entries)
+        cached.start()
+        store = cached
+    app[keys.STORE] = store
     yield
     await app[keys.STORE].close()
 

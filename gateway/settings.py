@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "upstream.connect_timeout_seconds": 10.0,
     "store_timeout_seconds": 1.0,
     "reaper_interval_seconds": 30.0,
+    "cache_entries": 100_000,
     "request_log_level": "info",
     "audit.jsonl_path": None,
     "audit.redis_stream": None,
@@ -62,6 +63,7 @@ ENV_VARS: dict[str, str] = {
     "FILES_GATEWAY_STORE": "store",
     "FILES_GATEWAY_STORE_TIMEOUT": "store_timeout_seconds",
     "FILES_GATEWAY_REAPER_INTERVAL": "reaper_interval_seconds",
+    "FILES_GATEWAY_CACHE_ENTRIES": "cache_entries",
     "FILES_GATEWAY_WORKERS": "workers",
     "FILES_GATEWAY_POLICY": "policy",
     "FILES_GATEWAY_MAX_UPLOAD_BYTES": "limits.max_upload_bytes",
@@ -162,6 +164,7 @@ class Settings:
     identity: IdentitySettings
     upstream: UpstreamSettings
     reaper_interval_seconds: float = 30.0
+    cache_entries: int = 100_000
     audit: AuditSettings = AuditSettings()
     request_log_level: str = "info"
 
@@ -275,6 +278,7 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
         audit=audit,
         request_log_level=request_log_level,
         reaper_interval_seconds=_number(values, "reaper_interval_seconds", problems, minimum=0.05),
+        cache_entries=int(_number(values, "cache_entries", problems)),
     )
 
 

@@ -18,7 +18,9 @@ ALICE = {"Authorization": "Bearer sk-alice"}
 
 @pytest.fixture
 def redis_gateway(sandbox: Sandbox, own_redis: RedisServer) -> Iterator[Gateway]:
-    settings = make_settings(sandbox.url, own_redis.url, store_timeout_seconds=0.5)
+    # Without the record cache: then not a single answer may come from memory (issue 2).
+    settings = make_settings(sandbox.url, own_redis.url, store_timeout_seconds=0.5,
+                             cache_entries=0)
     running = Gateway(start_gateway(sandbox, settings), sandbox, settings)
     yield running
     running.close()

@@ -20,6 +20,7 @@ PREFIX = "fgw:file:"
 EXPIRY = "fgw:expiry"
 LEASES = "fgw:lease:"
 LEARNED = "fgw:learned"
+INVALIDATE = "fgw:invalidate"
 # Compare-and-delete in one step, so a lease that expired and was re-taken is never dropped.
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
@@ -61,6 +62,10 @@ class RedisStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
 
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._client
+
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         # RedisError becomes StoreUnavailable here, at the boundary, and nowhere else.
@@ -100,6 +105,8 @@ class RedisStore:
                 pipe.zadd(EXPIRY, {record.file_id: record.expires_at}, nx=only_new)
             elif not only_new:
                 pipe.zrem(EXPIRY, record.file_id)
+            # Every process's record cache drops this id (gateway.store.cache).
+            pipe.publish(INVALIDATE, record.file_id)
             with self._errors():
                 results = await pipe.execute()
         return bool(results[0])

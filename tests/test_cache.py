@@ -1,0 +1,94 @@
+"""The per-process record cache: shared invalidation, no stale allow, and a one-second bound
+on answering from memory once the store is gone (DESIGN §7)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from tests.conftest import Gateway, Sandbox, make_settings, start_gateway
+from tests.http import call
+from tests.servers import RedisServer
+
+ALICE = {"Authorization": "Bearer sk-alice"}
+
+
+@pytest.fixture
+def replicas(sandbox: Sandbox, own_redis: RedisServer) -> Iterator[list[Gateway]]:
+    started = []
+    for _ in range(2):
+        settings = make_settings(sandbox.url, own_redis.url, store_timeout_seconds=0.5)
+        started.append(Gateway(start_gateway(sandbox, settings), sandbox, settings))
+    time.sleep(0.6)  # let each cache hear its own heartbeat once
+    yield started
+    for gateway in started:
+        gateway.close()
+
+
+def store_gets(gateway: Gateway) -> float:
+    return gateway.metric("files_gateway_store_operation_duration_seconds_count", operation="get")
+
+
+def test_cache_answers_and_invalidates_across_replicas(replicas: list[Gateway]) -> None:
+    """A replica answers repeat lookups from memory, yet sees another's flag change at once."""
+    first, second = replicas
+    file_id = first.client("alice").files.create(
+        file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch").id
+    bob = second.client("bob")
+    assert bob.files.retrieve(file_id).id == file_id
+    before = store_gets(second)
+    for _ in range(5):
+        assert bob.files.content(file_id).content == b"{}\n"
+    assert store_gets(second) == before  # served from the cache
+    changed = call(first.url, "POST", f"/gateway/v1/files/{file_id}/access",
+                   {**ALICE, "Content-Type": "application/json"},
+                   json.dumps({"flags": ["private_only"]}).encode())
+    assert changed.status == 200
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            bob.files.content(file_id)
+        except openai.PermissionDeniedError as refused:
+            assert refused.code == "private_only_forbidden"
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the flag change never reached the other replica's cache")
+    first.client("alice").files.delete(file_id)
+    time.sleep(0.1)
+    with pytest.raises(openai.NotFoundError):
+        second.client("alice").files.retrieve(file_id)
+
+
+def test_cache_stops_answering_within_a_second_of_an_outage(
+    replicas: list[Gateway], own_redis: RedisServer
+) -> None:
+    """After the store stops, cached answers end within about a second; then only 503."""
+    gateway = replicas[0]
+    file_id = gateway.client("alice").files.create(
+        file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch").id
+    content = f"/v1/files/{file_id}/content"
+    assert call(gateway.url, "GET", content, ALICE).status == 200
+    own_redis.pause()
+    paused = time.monotonic()
+    first_refusal = None
+    while time.monotonic() - paused < 4.0:
+        reply = call(gateway.url, "GET", content, ALICE, timeout=10)
+        assert reply.status in (200, 503)
+        if reply.status == 503:
+            first_refusal = first_refusal or time.monotonic() - paused
+            assert reply.code == "policy_store_unavailable"
+        else:
+            assert first_refusal is None, "an answer from memory after the cache was dropped"
+            assert time.monotonic() - paused < 1.0 + 0.5
+    assert first_refusal is not None and first_refusal < 2.0
+    own_redis.resume()
+    deadline = time.monotonic() + 5
+    while call(gateway.url, "GET", content, ALICE).status != 200:
+        assert time.monotonic() < deadline, "did not recover"
+        time.sleep(0.1)
