@@ -7,6 +7,7 @@ per interval per sink, with the number of failures since the last line (issue #5
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -14,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import structlog
+from prometheus_client import Counter
 
 from gateway.metrics import Metrics
 
@@ -40,13 +42,19 @@ class DeferredSink(Protocol):
     def bind(self, outcomes: SinkOutcomes) -> None: ...
 
 
+def _compact_json(obj: Any, **kwargs: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), **kwargs)
+
+
 class StdoutSink:
     name = "stdout"
 
     def __init__(self) -> None:
+        # WriteLogger skips print()'s machinery; one write and one flush per event.
         self._logger = structlog.wrap_logger(
-            structlog.PrintLogger(sys.stdout),
-            processors=[structlog.processors.JSONRenderer(sort_keys=False)],
+            structlog.WriteLogger(sys.stdout),
+            processors=[structlog.processors.JSONRenderer(
+                sort_keys=False, serializer=_compact_json)],
         )
 
     def write(self, event: Mapping[str, Any]) -> None:
@@ -68,9 +76,13 @@ class SinkOutcomes:
         self._log = logging.getLogger("files_gateway.audit")
         self._last_logged: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        self._ok: dict[str, Counter] = {}
 
     def ok(self, sink: str, count: int = 1) -> None:
-        self._metrics.audit_events.labels(sink, "ok").inc(count)
+        counter = self._ok.get(sink)
+        if counter is None:
+            counter = self._ok[sink] = self._metrics.audit_events.labels(sink, "ok")
+        counter.inc(count)
 
     def failed(self, sink: str, error: BaseException | str, count: int = 1) -> None:
         self._metrics.audit_events.labels(sink, "error").inc(count)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -14,6 +13,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.audit import EVENT, AuditLog
 from gateway.errors import GatewayError
+from gateway.ids import unique_id
 from gateway.metrics import Metrics
 from gateway.policy import Action, Decision
 from gateway.principal import Principal
@@ -79,7 +79,7 @@ class DecisionScope:
         event: dict[str, Any] = {
             "event": EVENT,
             "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-            "decision_id": uuid.uuid4().hex,
+            "decision_id": unique_id(),
             "request_id": request.get(keys.REQUEST_ID),
             "action": self.action.value,
             "decision": decision,

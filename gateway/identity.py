@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 
@@ -12,6 +13,7 @@ from gateway.principal import Principal
 from gateway.settings import IdentitySettings, KeyEntry
 
 
+@functools.lru_cache(maxsize=4096)
 def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

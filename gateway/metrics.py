@@ -49,6 +49,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry, policy: Policy) -> None:
         self.registry = registry
         self._purposes = frozenset(policy.purposes)
+        self._bound: dict[tuple[str, str, str, str], Counter] = {}
         self.decisions = Counter(
             "files_gateway_decisions_total", "Access decisions",
             ["action", "decision", "reason", "purpose"], registry=registry,
@@ -133,4 +134,9 @@ class Metrics:
         return purpose if purpose in self._purposes else UNKNOWN_PURPOSE
 
     def decision(self, action: str, decision: str, reason: str, purpose: str | None) -> None:
-        self.decisions.labels(action, decision, reason, self.purpose_label(purpose)).inc()
+        key = (action, decision, reason, self.purpose_label(purpose))
+        child = self._bound.get(key)
+        if child is None:
+            # labels() validates and locks on every call; the values are bounded, so keep them.
+            child = self._bound[key] = self.decisions.labels(*key)
+        child.inc()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -14,6 +13,7 @@ from gateway import keys
 from gateway.errors import GatewayError, invalid_file_id, store_unavailable
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
+from gateway.ids import unique_id
 from gateway.metrics import Metrics, method_label
 from gateway.store import StoreUnavailable
 
@@ -52,7 +52,7 @@ def request_context_middleware(
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("x-request-id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+        request_id = incoming if _REQUEST_ID.match(incoming) else f"req_{unique_id()}"
         request[keys.REQUEST_ID] = request_id
         started = time.perf_counter()
         status = 500
