@@ -132,6 +132,17 @@ def decide(
     return _allow(action, "legacy" if record.legacy else "org")
 
 
+def may_see(principal: Principal, record: FileRecord | None, policy: Policy, now: float) -> bool:
+    """decide(LIST, ...).allowed without building a Decision: lists test every item."""
+    if record is None:
+        return policy.untracked == "allow"
+    if record.deleted or record.org != principal.org:
+        return False
+    if record.expires_at is not None and now >= record.expires_at:
+        return False
+    return PRIVATE_ONLY not in record.flags or record.owner == principal.name
+
+
 def _download_refusal(
     principal: Principal, record: FileRecord, policy: Policy, is_owner: bool
 ) -> Decision | None:

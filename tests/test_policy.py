@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from gateway.policy import Action, Policy, decide, decide_upload, is_downloadable
+from gateway.policy import Action, Policy, decide, decide_upload, is_downloadable, may_see
 from gateway.policy_config import load_policy
 from gateway.principal import Principal
 from gateway.records import FileRecord
@@ -141,3 +141,14 @@ def test_policy_type() -> None:
         "assistants", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision",
         "user_data", "evals", "assistants_output",
     }
+
+
+@pytest.mark.parametrize("untracked", ["deny", "allow"])
+@pytest.mark.parametrize("state", list(STATES))
+@pytest.mark.parametrize("actor", list(ACTORS))
+def test_list_fast_path_agrees_with_decide(state: str, actor: str, untracked: str) -> None:
+    """The list filter's fast check gives exactly decide(LIST)'s answer."""
+    policy = dataclasses.replace(POLICY, untracked=untracked)  # type: ignore[arg-type]
+    record = STATES[state]
+    expected = decide(Action.LIST, ACTORS[actor], record, policy, NOW).allowed
+    assert may_see(ACTORS[actor], record, policy, NOW) is expected

@@ -18,7 +18,7 @@ from gateway import keys
 from gateway.decisions import DecisionScope
 from gateway.enforce import decision_error, plain_id
 from gateway.errors import GatewayError
-from gateway.policy import Action, Decision, decide
+from gateway.policy import Action, Decision, decide, may_see
 from gateway.records import FileRecord
 from gateway.routes.responses import json_response
 from gateway.upstream import relay
@@ -87,10 +87,12 @@ async def filtered_list(
         for item in data:
             item_id = str(item.get("id"))
             record = records.get(item_id) or fallback
-            if decide(Action.LIST, principal, record, policy, now, item_id).allowed:
+            if may_see(principal, record, policy, now):
                 if annotate is not None:
                     annotate(item, record)
                 visible.append(item)
+                if len(visible) > limit:
+                    break
         if len(visible) > limit or not body.get("has_more") or not data:
             break
         cursor = str(data[-1]["id"])
