@@ -26,6 +26,11 @@ def plain_id(value: str) -> str:
     return value
 
 
+def raw_id(request: web.Request, name: str = "file_id") -> str:
+    """The id as sent, bounded, for the audit event of a refusal of a malformed one."""
+    return request.match_info[name][:128]
+
+
 def path_id(request: web.Request, name: str = "file_id") -> str:
     return plain_id(request.match_info[name])
 

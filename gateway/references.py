@@ -41,8 +41,12 @@ def refuse_inline(policy: Policy, body: object) -> None:
         )
 
 
-async def check_refs(request: web.Request, refs: list[FileRef]) -> dict[str, FileRecord]:
-    """One decision (and audit event) per reference, in body order; the first refusal wins."""
+async def check_refs(
+    request: web.Request, refs: list[FileRef], holder: FileRecord | None = None
+) -> dict[str, FileRecord]:
+    """One decision (and audit event) per reference, in body order; the first refusal wins.
+    With `holder` (a vector store or container the files go into), a private file may only go
+    into a holder of its own owner, or the holder's owner could read it through the holder."""
     for ref in refs:
         plain_id(ref.file_id)
     app = request.app
@@ -54,7 +58,7 @@ async def check_refs(request: web.Request, refs: list[FileRef]) -> dict[str, Fil
                 # One lookup for the whole body, inside a decision so an outage is audited.
                 records = await app[keys.STORE].get_many([item.file_id for item in refs])
             decision.record = records.get(ref.file_id)
-            verdict, error = _decide(request, policy, ref, decision.record)
+            verdict, error = _decide(request, policy, ref, decision.record, holder)
             decision.decided(verdict)
             if error is not None:
                 raise decision.refused(error)
@@ -62,7 +66,8 @@ async def check_refs(request: web.Request, refs: list[FileRef]) -> dict[str, Fil
 
 
 def _decide(
-    request: web.Request, policy: Policy, ref: FileRef, record: FileRecord | None
+    request: web.Request, policy: Policy, ref: FileRef, record: FileRecord | None,
+    holder: FileRecord | None,
 ) -> tuple[Decision, GatewayError | None]:
     verdict = decide(Action.REFERENCE, request[keys.PRINCIPAL], record, policy, time.time(),
                      ref.file_id)
@@ -72,6 +77,13 @@ def _decide(
         return verdict, error
     if ref.check_purpose and record is not None and not accepts(policy, record, ref.api):
         return verdict, purpose_api_mismatch(ref, record.purpose)
+    if (holder is not None and record is not None and PRIVATE_ONLY in record.flags
+            and record.owner != holder.owner):
+        return verdict, GatewayError(
+            403, "private_only_forbidden",
+            f"Private file {record.file_id} cannot go into another principal's {holder.kind}",
+            param=ref.path,
+        )
     return verdict, None
 
 

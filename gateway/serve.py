@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -20,6 +22,16 @@ from gateway.logs import configure_logging
 from gateway.settings import Settings
 
 log = logging.getLogger("files_gateway")
+
+
+async def _flushed(transports: Sequence[asyncio.BaseTransport]) -> None:
+    """A finished handler may leave its last bytes in a transport's buffer; leaving the loop
+    then would cut a download short. Wait until every buffer is empty."""
+    while any(  # noqa: ASYNC110 - no event tells a buffer emptied
+        isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size() > 0
+        for transport in transports
+    ):
+        await asyncio.sleep(0.02)
 
 
 async def serve_async(
@@ -55,12 +67,20 @@ async def serve_async(
     await main_site.stop()
     # aiohttp's own shutdown stops reading request bodies at once, which would stall uploads
     # in flight; so wait for them here first, and let it close only idle connections.
+    transports = [
+        handler.transport for handler in (runner.server.connections if runner.server else [])
+        if handler.transport is not None
+    ]
     try:
         async with asyncio.timeout(timeout):
             await readiness.drained()
     except TimeoutError:
         log.warning("drain timed out with %d requests in flight", readiness.inflight)
+    # aiohttp's cleanup also waits for handlers that had not reached the gateway yet.
     await runner.cleanup()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(1.0, timeout - (time.monotonic() - started))):
+            await _flushed(transports)
     log.info("drained in %.1fs", time.monotonic() - started)
     await admin_runner.cleanup()
 

@@ -24,7 +24,8 @@ SIZE = 48 * 1024 * 1024
 
 
 
-def slow_download(port: int, path: str, result: dict[str, object]) -> None:
+def slow_download(port: int, path: str, result: dict[str, object],
+                  started: threading.Event) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     conn.request("GET", path, headers={"Authorization": "Bearer sk-alice"})
     response = conn.getresponse()
@@ -32,12 +33,13 @@ def slow_download(port: int, path: str, result: dict[str, object]) -> None:
     result["status"] = response.status
     while chunk := response.read(1024 * 1024):
         digest.update(chunk)
+        started.set()
         time.sleep(0.05)  # a slow reader keeps the stream in flight through the drain
     result["sha256"] = digest.hexdigest()
     conn.close()
 
 
-def slow_upload(port: int, result: dict[str, object]) -> None:
+def slow_upload(port: int, result: dict[str, object], started: threading.Event) -> None:
     boundary = "drainboundary"
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
             f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"u\"\r\n"
@@ -45,8 +47,10 @@ def slow_upload(port: int, result: dict[str, object]) -> None:
 
     def body() -> Iterator[bytes]:
         yield head
-        for _ in range(20):
+        for index in range(20):
             time.sleep(0.1)
+            if index == 3:
+                started.set()
             yield b"u" * 65536
         yield f"\r\n--{boundary}--\r\n".encode()
 
@@ -81,14 +85,16 @@ def test_sigterm_drains_in_flight_streams(
 
     download: dict[str, object] = {}
     upload: dict[str, object] = {}
+    in_flight = [threading.Event(), threading.Event()]
     threads = [
         threading.Thread(target=slow_download, args=(port, f"/v1/files/{file_id}/content",
-                                                      download)),
-        threading.Thread(target=slow_upload, args=(port, upload)),
+                                                      download, in_flight[0])),
+        threading.Thread(target=slow_upload, args=(port, upload, in_flight[1])),
     ]
     for thread in threads:
         thread.start()
-    time.sleep(0.5)
+    for event in in_flight:  # both transfers are under way before the signal
+        assert event.wait(timeout=30)
     gateway.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     assert call(f"http://127.0.0.1:{admin}", "GET", "/readyz").status == 503

@@ -12,26 +12,20 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import decide_file, path_id, scope
-from gateway.errors import GatewayError
+from gateway.enforce import decide_file, path_id, raw_id, scope
 from gateway.file_refs import find_refs
 from gateway.policy import Action
-from gateway.records import PRIVATE_ONLY, FileRecord
+from gateway.records import FileRecord
 from gateway.references import check_refs, inherited_flags
 from gateway.routes.forward import is_json, read_body, send
 from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, new_record
+from gateway.routes.objects import decided
 from gateway.routes.paged import ListSpec, filtered_list
 from gateway.routes.responses import json_response
 from gateway.upstream import relay
 
 # Files a container made itself (code interpreter outputs) have no record of their own.
 CONTAINER_OUTPUT = "assistants_output"
-
-
-async def _holder(request: web.Request, holder: Holder, action: Action) -> FileRecord | None:
-    object_id = path_id(request, "object_id")
-    async with scope(request, action, object_id, api=holder.api) as decision:
-        return await decide_file(request, decision, action, object_id)
 
 
 def _member_fallback(holder: Holder, parent: FileRecord | None) -> FileRecord | None:
@@ -43,27 +37,18 @@ def _member_fallback(holder: Holder, parent: FileRecord | None) -> FileRecord | 
 async def _member(
     request: web.Request, holder: Holder, parent: FileRecord | None, action: Action
 ) -> FileRecord | None:
-    file_id = path_id(request, "file_id")
-    async with scope(request, action, file_id, api=holder.api) as decision:
-        return await decide_file(request, decision, action, file_id,
+    async with scope(request, action, raw_id(request), api=holder.api) as decision:
+        return await decide_file(request, decision, action, path_id(request),
                                  _member_fallback(holder, parent))
 
 
 def attach(holder: Holder) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        parent = await _holder(request, holder, Action.DELETE)
+        parent = await decided(request, holder, Action.DELETE)
         if holder is CONTAINERS and not is_json(request):
             return await _container_upload(request, parent)
         raw, body = await read_body(request)
-        records = await check_refs(request, find_refs(body, holder.api))
-        if parent is not None:
-            for record in records.values():
-                if PRIVATE_ONLY in record.flags and record.owner != parent.owner:
-                    raise GatewayError(
-                        403, "private_only_forbidden",
-                        f"Private file {record.file_id} cannot go into another principal's "
-                        f"{holder.kind}",
-                    )
+        records = await check_refs(request, find_refs(body, holder.api), parent)
         response = await send(request, holder.collection + "/{object_id}/files", body=raw)
         if response.status != 200 or parent is None:
             return await relay(request, response)
@@ -100,7 +85,7 @@ def members(holder: Holder) -> Handler:
                     100, 20, ("order", "filter"))
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        parent = await _holder(request, holder, Action.RETRIEVE)
+        parent = await decided(request, holder, Action.RETRIEVE)
         upstream_path = request.path
         async with scope(request, Action.LIST, request.query.get("after"), api=holder.api) as s:
             return await filtered_list(
@@ -116,7 +101,7 @@ def member(holder: Holder, action: Action) -> Handler:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         holder_action = Action.DELETE if action is Action.DELETE else Action.RETRIEVE
-        parent = await _holder(request, holder, holder_action)
+        parent = await decided(request, holder, holder_action)
         if action is not Action.DELETE:
             await _member(request, holder, parent, action)
         response = await send(request, holder.collection + "/{object_id}/files/{file_id}")

@@ -11,7 +11,7 @@ from aiohttp import hdrs, web
 from gateway import keys
 from gateway.decisions import DecisionScope
 from gateway.deprecation import note_purpose
-from gateway.enforce import decide_file, decision_error, gateway_view, path_id, scope
+from gateway.enforce import decide_file, decision_error, gateway_view, path_id, raw_id, scope
 from gateway.errors import GatewayError, file_too_large, invalid_access_flag, store_unavailable
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
@@ -148,9 +148,9 @@ async def _compensate(request: web.Request, file_id: str) -> None:
 
 
 async def file_content(request: web.Request) -> web.StreamResponse:
-    file_id = path_id(request)
     app = request.app
-    async with scope(request, Action.DOWNLOAD, file_id) as decision:
+    async with scope(request, Action.DOWNLOAD, raw_id(request)) as decision:
+        file_id = path_id(request)
         record = await decide_file(request, decision, Action.DOWNLOAD, file_id)
         upstream = app[keys.UPSTREAM]
         response = await upstream.send(
@@ -176,16 +176,16 @@ async def file_content(request: web.Request) -> web.StreamResponse:
 
 
 async def retrieve_file(request: web.Request) -> web.StreamResponse:
-    file_id = path_id(request)
-    async with scope(request, Action.RETRIEVE, file_id) as decision:
+    async with scope(request, Action.RETRIEVE, raw_id(request)) as decision:
+        file_id = path_id(request)
         record = await decide_file(request, decision, Action.RETRIEVE, file_id)
         return await _forward_json(request, decision, record, "GET")
 
 
 async def delete_file(request: web.Request) -> web.StreamResponse:
-    file_id = path_id(request)
     app = request.app
-    async with scope(request, Action.DELETE, file_id) as decision:
+    async with scope(request, Action.DELETE, raw_id(request)) as decision:
+        file_id = path_id(request)
         record = await decide_file(request, decision, Action.DELETE, file_id)
         response = await _forward_json(request, decision, record, "DELETE")
         if response.status == 200:

@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import decide_file, path_id, scope
+from gateway.enforce import decide_file, path_id, raw_id, scope
 from gateway.errors import store_unavailable
 from gateway.file_refs import find_refs
 from gateway.policy import Action
@@ -46,18 +46,17 @@ def create(holder: Holder) -> Handler:
     return handler
 
 
-async def _decided(
-    request: web.Request, holder: Holder, action: Action, object_id: str
-) -> FileRecord | None:
-    async with scope(request, action, object_id, api=holder.api) as decision:
-        return await decide_file(request, decision, action, object_id)
+async def decided(request: web.Request, holder: Holder, action: Action) -> FileRecord | None:
+    """The object named in the path, looked up and decided like a file (one audit event)."""
+    async with scope(request, action, raw_id(request, "object_id"), api=holder.api) as decision:
+        return await decide_file(request, decision, action, path_id(request, "object_id"))
 
 
 def retrieve(holder: Holder, *, derive: bool = True) -> Handler:
     """GET of the object (recording what it derived) or of one of its sub-resources."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        record = await _decided(request, holder, Action.RETRIEVE, path_id(request, "object_id"))
+        record = await decided(request, holder, Action.RETRIEVE)
         response = await send(request, holder.collection + "/{object_id}")
         if not derive or response.status != 200 or record is None:
             return await relay(request, response)
@@ -73,8 +72,7 @@ def mutate(holder: Holder, *, deletes: bool = False) -> Handler:
     """Cancel, modify or delete: the owner, or the org when the object is not private."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        object_id = path_id(request, "object_id")
-        record = await _decided(request, holder, Action.DELETE, object_id)
+        record = await decided(request, holder, Action.DELETE)
         raw: bytes | None = None
         if request.body_exists:
             raw, body = await read_body(request)
