@@ -127,7 +127,8 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
             policy = dataclasses.replace(policy, untracked=untracked)
     identity = parse_identity(values, problems)
     upstream = UpstreamSettings(
-        url=parse_url(values, "upstream.url", ("http", "https"), problems),
+        # Routes are forwarded with their /v1 prefix; an OPENAI_BASE_URL-style value is accepted too.
+        url=parse_url(values, "upstream.url", ("http", "https"), problems).removesuffix("/v1"),
         api_key=values["upstream.api_key"] or None,
         timeout_seconds=parse_number(values, "upstream.timeout_seconds", problems),
         connect_timeout_seconds=parse_number(values, "upstream.connect_timeout_seconds", problems),

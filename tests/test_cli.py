@@ -74,6 +74,8 @@ def test_layering_defaults_yaml_env_flags(tmp_path: Path) -> None:
     assert str(settings.admin_listen) == "127.0.0.1:2001"
     assert settings.store_url == "redis://flag:6379/0"
     assert settings.upstream.url == "https://api.openai.com"
+    with_v1 = load_settings(None, env={"FILES_GATEWAY_UPSTREAM": "https://llm.example/openai/v1/"})
+    assert with_v1.upstream.url == "https://llm.example/openai"
 
 
 def test_readme_documents_every_environment_variable() -> None:
