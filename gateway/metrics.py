@@ -7,6 +7,7 @@ PROMETHEUS_MULTIPROC_DIR for the workers); `exposition_registry` then aggregates
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -49,7 +50,9 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry, policy: Policy) -> None:
         self.registry = registry
         self._purposes = frozenset(policy.purposes)
-        self._bound: dict[tuple[str, str, str, str], Counter] = {}
+        # labels() validates and locks on every call; label values are bounded, so the
+        # children are kept once made (the per-request cost showed in the issue 6 profile).
+        self._bound: dict[tuple[object, ...], Any] = {}
         self.decisions = Counter(
             "files_gateway_decisions_total", "Access decisions",
             ["action", "decision", "reason", "purpose"], registry=registry,
@@ -133,10 +136,19 @@ class Metrics:
         """Only purposes the policy knows become label values; the rest share one bucket."""
         return purpose if purpose in self._purposes else UNKNOWN_PURPOSE
 
-    def decision(self, action: str, decision: str, reason: str, purpose: str | None) -> None:
-        key = (action, decision, reason, self.purpose_label(purpose))
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (id(metric), *labels)
         child = self._bound.get(key)
         if child is None:
-            # labels() validates and locks on every call; the values are bounded, so keep them.
-            child = self._bound[key] = self.decisions.labels(*key)
-        child.inc()
+            child = self._bound[key] = metric.labels(*labels)
+        return child
+
+    def decision(self, action: str, decision: str, reason: str, purpose: str | None) -> None:
+        self._child(self.decisions, action, decision, reason, self.purpose_label(purpose)).inc()
+
+    def http(self, route: str, method: str, status: int, elapsed: float) -> None:
+        self._child(self.http_requests, route, method, str(status)).inc()
+        self._child(self.http_duration, route, method).observe(elapsed)
+
+    def upstream(self, route: str, status: int, elapsed: float) -> None:
+        self._child(self.upstream_duration, route, str(status)).observe(elapsed)

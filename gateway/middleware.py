@@ -82,8 +82,7 @@ def request_context_middleware(
             readiness.leave()
             route, elapsed = _route_label(request), time.perf_counter() - started
             method = method_label(request.method)
-            metrics.http_requests.labels(route, method, str(status)).inc()
-            metrics.http_duration.labels(route, method).observe(elapsed)
+            metrics.http(route, method, status, elapsed)
             principal = request.get(keys.PRINCIPAL)
             # The canonical line (issue #5): the route template, never the raw path.
             request_log.log(

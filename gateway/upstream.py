@@ -137,9 +137,7 @@ class Upstream:
             raise upstream_unavailable() from exc
         if response.status >= 500:
             self._metrics.upstream_errors.labels("status_5xx").inc()
-        self._metrics.upstream_duration.labels(route, str(response.status)).observe(
-            time.perf_counter() - started
-        )
+        self._metrics.upstream(route, response.status, time.perf_counter() - started)
         return response
 
 

@@ -78,8 +78,10 @@ class CachedStore:
                 self._forget_all()
                 await asyncio.sleep(HEARTBEAT_SECONDS)
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                # Bounded: closing must never hang on a connection the store left half-open.
+                with contextlib.suppress(RedisError, OSError, TimeoutError):
+                    async with asyncio.timeout(FRESH_SECONDS):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _beat(self) -> None:
         while True:
@@ -151,7 +153,6 @@ class CachedStore:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2 * FRESH_SECONDS)
         await self._inner.close()
