@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from . import objects
-from .errors import ApiError, invalid_type, not_found, not_one_of
+from .errors import ApiError, found, invalid_type, not_one_of
 from .forms import read_json
 from .keys import STATE
 from .pagination import cursor_list
@@ -163,11 +163,7 @@ def _error_line(number: int) -> JsonObject:
 
 
 def _batch(request: web.Request) -> JsonObject:
-    batch_id = request.match_info["batch_id"]
-    batch = request.app[STATE].batches.get(batch_id)
-    if batch is None:
-        raise not_found("Batch", batch_id)
-    return batch
+    return found(request.app[STATE].batches, request.match_info["batch_id"], "Batch")
 
 
 async def retrieve_batch(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import hdrs, web
 
-from .errors import missing_parameter, not_found, unexpected_properties
+from .errors import found
 from .forms import read_form, read_json
 from .keys import STATE
 from .references import check_references
@@ -20,11 +20,7 @@ from .validation import require_str
 
 def _container(request: web.Request) -> tuple[SandboxState, JsonObject]:
     state = request.app[STATE]
-    container_id = request.match_info["container_id"]
-    container = state.containers.get(container_id)
-    if container is None:
-        raise not_found("Container", container_id)
-    return state, container
+    return state, found(state.containers, request.match_info["container_id"], "Container")
 
 
 def _folder(state: SandboxState, container_id: str) -> Path:
@@ -103,12 +99,7 @@ async def add_file(request: web.Request) -> web.Response:
     await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
     form = await read_form(request, spool=lambda: target, keep=("file",))
     try:
-        unexpected = [n for n in form.names if n != "file"]
-        if unexpected:
-            raise unexpected_properties(unexpected)
-        upload = form.files.get("file")
-        if upload is None or upload.path is None:
-            raise missing_parameter("file")
+        upload, _ = form.spooled_file("file", ("file",))
         entry = _register(state, container["id"], cfile_id, upload.filename, upload.size, "user")
         upload.path = None
     finally:
@@ -118,11 +109,8 @@ async def add_file(request: web.Request) -> web.Response:
 
 def _cfile(request: web.Request) -> tuple[SandboxState, JsonObject]:
     state, container = _container(request)
-    cfile_id = request.match_info["cfile_id"]
-    entry = state.container_files[container["id"]].get(cfile_id)
-    if entry is None:
-        raise not_found("ContainerFile", cfile_id)
-    return state, entry
+    files = state.container_files[container["id"]]
+    return state, found(files, request.match_info["cfile_id"], "ContainerFile")
 
 
 async def retrieve_file(request: web.Request) -> web.Response:

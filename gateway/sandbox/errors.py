@@ -6,11 +6,13 @@ Every error body has all four keys of OpenAI's ``Error`` schema: ``message``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 from aiohttp import web
 
 INVALID_REQUEST = "invalid_request_error"
+T = TypeVar("T")
 
 MISSING_KEY_MESSAGE = (
     "You didn't provide an API key. You need to provide your API key in an Authorization "
@@ -70,6 +72,14 @@ def no_such_file(file_id: str) -> ApiError:
 def not_found(kind: str, object_id: str) -> ApiError:
     """404 for other object kinds, worded like the File one: ``No such Upload: upload_x``."""
     return ApiError(404, f"No such {kind}: {object_id}", param="id")
+
+
+def found(table: Mapping[str, T], object_id: str, kind: str) -> T:
+    """The object with that id, or OpenAI's 404 for the kind."""
+    item = table.get(object_id)
+    if item is None:
+        raise not_found(kind, object_id)
+    return item
 
 
 def invalid_url(method: str, path: str) -> ApiError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
-from .errors import ApiError, missing_parameter, unexpected_properties
+from .errors import ApiError, missing_parameter
 from .forms import read_form
 from .keys import STATE
 from .pagination import page
@@ -22,12 +22,7 @@ async def create_file(request: web.Request) -> web.Response:
     store = request.app[STATE].files
     form = await read_form(request, spool=store.tmp_path, keep=("file",))
     try:
-        unexpected = [n for n in form.names if n not in UPLOAD_FIELDS]
-        if unexpected:
-            raise unexpected_properties(unexpected)
-        upload = form.files.get("file")
-        if upload is None or upload.path is None:
-            raise missing_parameter("file")
+        upload, path = form.spooled_file("file", UPLOAD_FIELDS)
         if "purpose" not in form.fields:
             raise missing_parameter("purpose")
         purpose = require_purpose(form.fields["purpose"])
@@ -35,7 +30,7 @@ async def create_file(request: web.Request) -> web.Response:
         if ANCHOR in form.fields or SECONDS in form.fields:
             ttl = expiry_seconds(form.fields.get(ANCHOR), form.fields.get(SECONDS))
         record = await store.add(
-            upload.path, filename=upload.filename, purpose=purpose, size=upload.size, ttl=ttl
+            path, filename=upload.filename, purpose=purpose, size=upload.size, ttl=ttl
         )
         upload.path = None
     finally:

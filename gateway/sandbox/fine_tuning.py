@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .errors import ApiError, invalid_type, not_found
+from .errors import ApiError, found, invalid_type
 from .forms import read_json
 from .keys import STATE
 from .pagination import cursor_list
@@ -82,11 +82,7 @@ async def create_job(request: web.Request) -> web.Response:
 
 
 def _job(request: web.Request) -> JsonObject:
-    job_id = request.match_info["job_id"]
-    job = request.app[STATE].jobs.get(job_id)
-    if job is None:
-        raise not_found("FineTuningJob", job_id)
-    return job
+    return found(request.app[STATE].jobs, request.match_info["job_id"], "FineTuningJob")
 
 
 async def retrieve_job(request: web.Request) -> web.Response:

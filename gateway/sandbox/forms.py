@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from aiohttp import BodyPartReader, web
 
-from .errors import INVALID_JSON_MESSAGE, ApiError
+from .errors import INVALID_JSON_MESSAGE, ApiError, missing_parameter, unexpected_properties
 from .keys import LOG_ENTRY
 from .state import LoggedRequest
 from .store import JsonObject
@@ -37,6 +37,18 @@ class Form:
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, FilePart] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # every field name, in arrival order
+
+    def spooled_file(self, name: str, allowed: Collection[str]) -> tuple[FilePart, Path]:
+        """The spooled file part `name` and its path, after refusing fields outside `allowed`,
+        as OpenAI's schema does (additionalProperties: false). A handler that keeps the file
+        sets its `path` to None, so that discard() leaves it."""
+        unexpected = [n for n in self.names if n not in allowed]
+        if unexpected:
+            raise unexpected_properties(unexpected)
+        part = self.files.get(name)
+        if part is None or part.path is None:
+            raise missing_parameter(name)
+        return part, part.path
 
     def discard(self) -> None:
         """Remove spooled files that no handler adopted (adopted ones were moved away)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .errors import ApiError, invalid_value, missing_parameter, not_found, unexpected_properties
+from .errors import ApiError, found, invalid_value, missing_parameter
 from .forms import read_form, read_json
 from .keys import STATE
 from .state import UPLOAD_TTL, Part, SandboxState, Upload
@@ -26,15 +26,12 @@ CREATE_KEYS = ("bytes", "filename", "mime_type", "purpose", "expires_after")
 
 
 def _upload(state: SandboxState, request: web.Request) -> Upload:
-    upload_id = request.match_info["upload_id"]
-    upload = state.uploads.get(upload_id)
-    if upload is None:
-        raise not_found("Upload", upload_id)
+    upload = found(state.uploads, request.match_info["upload_id"], "Upload")
     if upload.status == "pending" and state.clock.now() >= upload.created_at + UPLOAD_TTL:
         upload.status = "expired"
         _drop_parts(state, upload)
     if upload.status != "pending" or upload.busy:
-        raise ApiError(400, f"Upload {upload_id} is {upload.status} and can no longer change.")
+        raise ApiError(400, f"Upload {upload.id} is {upload.status} and can no longer change.")
     return upload
 
 
@@ -77,15 +74,10 @@ async def add_part(request: web.Request) -> web.Response:
         request, spool=lambda: folder / part_id, keep=("data",), max_file_bytes=MAX_PART_BYTES
     )
     try:
-        unexpected = [n for n in form.names if n != "data"]
-        if unexpected:
-            raise unexpected_properties(unexpected)
-        data = form.files.get("data")
-        if data is None or data.path is None:
-            raise missing_parameter("data")
+        data, path = form.spooled_file("data", ("data",))
         if upload.status != "pending":  # cancelled while the part was streaming
             raise ApiError(400, f"Upload {upload.id} is {upload.status} and can no longer change.")
-        upload.parts[part_id] = Part(part_id, data.size, data.path, state.clock.now())
+        upload.parts[part_id] = Part(part_id, data.size, path, state.clock.now())
         data.path = None
     finally:
         form.discard()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .errors import ApiError, invalid_type, missing_parameter, not_found
+from .errors import ApiError, found, invalid_type, missing_parameter
 from .forms import read_json
 from .keys import STATE
 from .pagination import cursor_list
@@ -24,9 +24,7 @@ CHUNKING = {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_ov
 def _store(request: web.Request) -> tuple[SandboxState, JsonObject]:
     state = request.app[STATE]
     vs_id = request.match_info["vs_id"]
-    store = state.vector_stores.get(vs_id)
-    if store is None:
-        raise not_found("VectorStore", vs_id)
+    store = found(state.vector_stores, vs_id, "VectorStore")
     attached = state.vector_store_files[vs_id]
     for file_id in [f for f in attached if state.files.get(f) is None]:
         state.forget_file(file_id)  # expired since it was attached
