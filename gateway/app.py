@@ -85,7 +85,6 @@ def create_app(
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = metrics
     app[keys.AUDIT] = AuditLog(metrics, audit_sinks)
-    app[keys.IDENTITY] = resolver
     app[keys.READINESS] = readiness
     # First in, last out: durable audit sinks outlive every other resource.
     app.cleanup_ctx.append(_audit_ctx)

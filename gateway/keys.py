@@ -9,7 +9,6 @@ from aiohttp import web
 if TYPE_CHECKING:
     from gateway.audit import AuditLog  # noqa: F401 - used in the string type arguments below
     from gateway.health import Readiness  # noqa: F401 - used in the string type arguments below
-    from gateway.identity import IdentityResolver  # noqa: F401 - used in the string type arguments below
     from gateway.learned import LearnedRefusals  # noqa: F401 - used in the string type arguments below
     from gateway.metrics import Metrics  # noqa: F401 - used in the string type arguments below
     from gateway.principal import Principal  # noqa: F401 - used in the string type arguments below
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 SETTINGS = web.AppKey["Settings"]("settings")
 METRICS = web.AppKey["Metrics"]("metrics")
 AUDIT = web.AppKey["AuditLog"]("audit")
-IDENTITY = web.AppKey["IdentityResolver"]("identity")
 STORE = web.AppKey["RecordStore"]("store")
 UPSTREAM = web.AppKey["Upstream"]("upstream")
 READINESS = web.AppKey["Readiness"]("readiness")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -130,6 +131,16 @@ def decide(
     if is_owner:
         return _allow(action, "owner")
     return _allow(action, "legacy" if record.legacy else "org")
+
+
+def decide_owner_only(
+    action: Action, principal: Principal, record: FileRecord | None, policy: Policy, now: float,
+    file_id: str = "",
+) -> Decision:
+    """Steps only the owner may take (an Upload's parts, complete, cancel): a same-org peer is
+    refused as for a private file; everything else as decide()."""
+    owned = dataclasses.replace(record, flags=record.flags | {PRIVATE_ONLY}) if record else None
+    return decide(action, principal, owned, policy, now, file_id)
 
 
 def may_see(principal: Principal, record: FileRecord | None, policy: Policy, now: float) -> bool:

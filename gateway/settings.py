@@ -144,16 +144,13 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
     max_upload = int(parse_number(values, "limits.max_upload_bytes", problems, minimum=1))
     shutdown = parse_number(values, "shutdown_timeout_seconds", problems)
     store_timeout = parse_number(values, "store_timeout_seconds", problems)
-    log_level = str(values["log_level"]).lower()
-    if log_level not in ("debug", "info", "warning", "error"):
-        problems.append(f"log_level: {log_level!r} must be debug, info, warning or error")
+    log_level = _level(values, "log_level", problems)
+    request_log_level = _level(values, "request_log_level", problems)
     spool = Path(values["spool_dir"]) if values["spool_dir"] else None
-    request_log_level = str(values["request_log_level"]).lower()
-    if request_log_level not in ("debug", "info", "warning", "error"):
-        problems.append(
-            f"request_log_level: {request_log_level!r} must be debug, info, warning or error"
-        )
     audit = parse_audit(values, store, problems)
+    # Parsed before the check below, so that their problems are reported with the rest.
+    reaper = parse_number(values, "reaper_interval_seconds", problems, minimum=0.05)
+    cache_entries = int(parse_number(values, "cache_entries", problems))
     if problems or policy is None or listen is None or admin is None:
         return None
     return Settings(
@@ -172,8 +169,15 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
         upstream=upstream,
         audit=audit,
         request_log_level=request_log_level,
-        reaper_interval_seconds=parse_number(values, "reaper_interval_seconds", problems, minimum=0.05),
-        cache_entries=int(parse_number(values, "cache_entries", problems)),
+        reaper_interval_seconds=reaper,
+        cache_entries=cache_entries,
     )
+
+
+def _level(values: dict[str, Any], key: str, problems: list[str]) -> str:
+    level = str(values[key]).lower()
+    if level not in ("debug", "info", "warning", "error"):
+        problems.append(f"{key}: {level!r} must be debug, info, warning or error")
+    return level
 
 

@@ -25,7 +25,7 @@ async def read_body(request: web.Request) -> tuple[bytes, Any]:
 
 async def send(
     request: web.Request, route: str, scope: DecisionScope | None = None, *,
-    body: bytes | None = None, stream: bool = False, path: str | None = None,
+    body: bytes | None = None, stream: bool = False,
 ) -> aiohttp.ClientResponse:
     """`body` replaces the request's; `stream` forwards the request body chunk by chunk."""
     upstream = request.app[keys.UPSTREAM]
@@ -37,7 +37,7 @@ async def send(
         data = body
         headers[hdrs.CONTENT_TYPE] = "application/json"
     response = await upstream.send(
-        request.method, path or request.raw_path, headers, route=route, data=data
+        request.method, request.raw_path, headers, route=route, data=data
     )
     if scope is not None:
         scope.upstream_status = response.status

@@ -74,14 +74,18 @@ def new_record(
 
 async def record_derived(
     request: web.Request, holder: Holder, parent: FileRecord, obj: dict[str, Any]
-) -> None:
-    """Derived files take owner, org and flags from their parent (DESIGN §4); first sight wins."""
+) -> dict[str, FileRecord]:
+    """Derived files take owner, org and flags from their parent (DESIGN §4); first sight wins.
+    Returns the records derived, by file id (the same on a later sight, from the same parent)."""
     store = request.app[keys.STORE]
+    derived: dict[str, FileRecord] = {}
     for file_id, purpose in holder.derive(obj):
-        derived = replace(parent, file_id=file_id, purpose=purpose, kind="file",
-                          derived_from=parent.file_id, created_at=int(time.time()))
+        record = replace(parent, file_id=file_id, purpose=purpose, kind="file",
+                         derived_from=parent.file_id, created_at=int(time.time()))
         try:
-            await store.put_if_absent(derived)
+            await store.put_if_absent(record)
         except StoreUnavailable:
             # Unrecorded means untracked, which is refused: failing here stays closed.
-            return
+            break
+        derived[file_id] = record
+    return derived

@@ -3,7 +3,6 @@ file recorded with everything it inherits from its Upload (issue 4 §3)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 
@@ -11,10 +10,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import decision_error, gateway_view, path_id, scope
+from gateway.enforce import decision_error, gateway_view, path_id, raw_id, scope
 from gateway.errors import file_too_large, invalid_access_flag, store_unavailable
-from gateway.policy import Action, decide, decide_upload
-from gateway.records import EPHEMERAL, PRIVATE_ONLY, FlagError, merge_flag_sources
+from gateway.policy import Action, decide_owner_only, decide_upload
+from gateway.records import EPHEMERAL, FlagError, merge_flag_sources
 from gateway.routes.files import ACCESS_HEADER
 from gateway.routes.forward import read_body, send
 from gateway.routes.holders import UPLOADS, new_record, record_derived
@@ -70,19 +69,16 @@ def owner_only(*, completes: bool = False, stream: bool = False) -> Handler:
     """Only the Upload's owner may add parts, complete or cancel it."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        upload_id = path_id(request, "object_id")
         app = request.app
-        async with scope(request, Action.UPLOAD, upload_id, api=UPLOADS.api) as decision:
+        async with scope(request, Action.UPLOAD, raw_id(request, "object_id"),
+                         api=UPLOADS.api) as decision:
+            upload_id = path_id(request, "object_id")
             record = await app[keys.STORE].get(upload_id)
             decision.record = record
-            owned = (
-                dataclasses.replace(record, flags=record.flags | {PRIVATE_ONLY})
-                if record is not None else None
-            )
-            verdict = decision.decided(
-                decide(Action.UPLOAD, decision.principal, owned, app[keys.SETTINGS].policy,
-                       time.time(), upload_id)
-            )
+            verdict = decision.decided(decide_owner_only(
+                Action.UPLOAD, decision.principal, record, app[keys.SETTINGS].policy, time.time(),
+                upload_id,
+            ))
             if not verdict.allowed:
                 raise decision_error(verdict)
             raw = None if stream or not request.body_exists else (await read_body(request))[0]
@@ -91,11 +87,10 @@ def owner_only(*, completes: bool = False, stream: bool = False) -> Handler:
             return await relay(request, response)
         async with response:
             obj = await response.json()
-        await record_derived(request, UPLOADS, record, obj)
+        derived = await record_derived(request, UPLOADS, record, obj)
         file = obj.get("file")
         if isinstance(file, dict):
-            derived = await app[keys.STORE].get(str(file.get("id")))
-            file["gateway"] = gateway_view(request, derived)
+            file["gateway"] = gateway_view(request, derived.get(str(file.get("id"))))
         return json_response(request, obj, response)
 
     return handler
