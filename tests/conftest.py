@@ -7,7 +7,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import openai
 import pytest
@@ -207,17 +207,45 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return redis_server.url
 
 
-@pytest.fixture
-def gateway(sandbox: Sandbox, store_url: str) -> Iterator[Gateway]:
-    settings = make_settings(sandbox.url, store_url)
-    running = Gateway(start_gateway(sandbox, settings), sandbox, settings)
-    yield running
-    running.close()
+class GatewayFactory(Protocol):
+    # `sinks` and `store` are typed Any so that callers may also pass settings as **{...}.
+    def __call__(
+        self, change: Callable[[dict[str, Any]], None] | None = None, /, *,
+        sinks: Any = None, store: Any = None, **overrides: Any,
+    ) -> Gateway: ...
 
 
 @pytest.fixture
-def sqlite_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[Gateway]:
-    settings = make_settings(sandbox.url, f"sqlite:///{tmp_path / 'records.db'}")
-    running = Gateway(start_gateway(sandbox, settings), sandbox, settings)
-    yield running
-    running.close()
+def make_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[GatewayFactory]:
+    """Gateways in front of the test's sandbox, closed after the test. `change` edits a copy of
+    the shipped policy; `store` defaults to one SQLite file the test's gateways share."""
+    started: list[Gateway] = []
+
+    def make(
+        change: Callable[[dict[str, Any]], None] | None = None, /, *,
+        sinks: list[AuditSink] | None = None, store: str | None = None, **overrides: Any,
+    ) -> Gateway:
+        if change is not None:
+            directory = tmp_path / f"policy{len(started)}"
+            directory.mkdir()
+            overrides["policy"] = str(policy_file(directory, change))
+        settings = make_settings(
+            sandbox.url, store or f"sqlite:///{tmp_path / 'records.db'}", **overrides
+        )
+        running = Gateway(start_gateway(sandbox, settings, sinks), sandbox, settings)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.close()
+
+
+@pytest.fixture
+def gateway(make_gateway: GatewayFactory, store_url: str) -> Gateway:
+    return make_gateway(store=store_url)
+
+
+@pytest.fixture
+def sqlite_gateway(make_gateway: GatewayFactory) -> Gateway:
+    return make_gateway()

@@ -13,7 +13,7 @@ import openai
 import pytest
 import yaml
 
-from tests.conftest import ROOT, Gateway, Sandbox, identity_keys, make_settings, start_gateway
+from tests.conftest import ROOT, GatewayFactory, Sandbox, identity_keys
 from tests.http import call
 
 
@@ -43,7 +43,9 @@ def backfill(config: Path, *extra: str, tty: bool = False) -> tuple[int, str]:
     return proc.wait(timeout=120), output.decode()
 
 
-def test_backfill_adopts_pages_idempotently(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_backfill_adopts_pages_idempotently(
+    sandbox: Sandbox, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
     """Every upstream page is read; reruns adopt only what is new; the org then sees legacy files."""
     store = f"sqlite:///{tmp_path / 'records.db'}"
     config = tmp_path / "c.yaml"
@@ -59,19 +61,15 @@ def test_backfill_adopts_pages_idempotently(sandbox: Sandbox, tmp_path: Path) ->
     assert "\r" in output  # the progress line redraws on a terminal
     assert "seen 1053, adopted 3, already known 1050" in output
 
-    settings = make_settings(sandbox.url, store)
-    gateway = Gateway(start_gateway(sandbox, settings), sandbox, settings)
-    try:
-        bob = gateway.client("bob")
-        assert bob.files.content(first_batch[0]).content == b"0\n"
-        assert bob.files.retrieve(later[-1]).id == later[-1]
-        reply = call(gateway.url, "GET", f"/gateway/v1/files/{later[0]}/access",
-                     {"Authorization": "Bearer sk-bob"})
-        assert reply.json()["actions"]["download"]["reason"] == "legacy"
-        with pytest.raises(openai.NotFoundError):
-            gateway.client("carol").files.retrieve(first_batch[1])
-    finally:
-        gateway.close()
+    gateway = make_gateway(store=store)
+    bob = gateway.client("bob")
+    assert bob.files.content(first_batch[0]).content == b"0\n"
+    assert bob.files.retrieve(later[-1]).id == later[-1]
+    reply = call(gateway.url, "GET", f"/gateway/v1/files/{later[0]}/access",
+                 {"Authorization": "Bearer sk-bob"})
+    assert reply.json()["actions"]["download"]["reason"] == "legacy"
+    with pytest.raises(openai.NotFoundError):
+        gateway.client("carol").files.retrieve(first_batch[1])
 
 
 def test_backfill_needs_an_upstream_key(tmp_path: Path) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterator
 
 import openai
 import pytest
 
-from tests.conftest import Gateway, Sandbox, make_settings, start_gateway
+from tests.conftest import Gateway, GatewayFactory
 from tests.http import call
 from tests.servers import RedisServer
 
@@ -19,15 +18,10 @@ ALICE = {"Authorization": "Bearer sk-alice"}
 
 
 @pytest.fixture
-def replicas(sandbox: Sandbox, own_redis: RedisServer) -> Iterator[list[Gateway]]:
-    started = []
-    for _ in range(2):
-        settings = make_settings(sandbox.url, own_redis.url, store_timeout_seconds=0.5)
-        started.append(Gateway(start_gateway(sandbox, settings), sandbox, settings))
+def replicas(make_gateway: GatewayFactory, own_redis: RedisServer) -> list[Gateway]:
+    started = [make_gateway(store=own_redis.url, store_timeout_seconds=0.5) for _ in range(2)]
     time.sleep(0.6)  # let each cache hear its own heartbeat once
-    yield started
-    for gateway in started:
-        gateway.close()
+    return started
 
 
 def store_gets(gateway: Gateway) -> float:

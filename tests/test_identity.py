@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import pytest
-
-from tests.conftest import Gateway, Sandbox, make_settings, start_gateway
+from tests.conftest import GatewayFactory
 from tests.http import call
 
 
-@pytest.fixture
-def make_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[Any]:
-    started: list[Gateway] = []
-
-    def make(**overrides: Any) -> Gateway:
-        settings = make_settings(
-            sandbox.url, f"sqlite:///{tmp_path / f'g{len(started)}.db'}", **overrides
-        )
-        gateway = Gateway(start_gateway(sandbox, settings), sandbox, settings)
-        started.append(gateway)
-        return gateway
-
-    yield make
-    for gateway in started:
-        gateway.close()
-
-
-def test_unknown_key_gets_fingerprint_principal(make_gateway: Any) -> None:
+def test_unknown_key_gets_fingerprint_principal(make_gateway: GatewayFactory) -> None:
     """An unknown key becomes principal key:<12 hex> in the default org, and owns its uploads."""
     gateway = make_gateway()
     stranger = gateway.client("sk-stranger")
@@ -42,7 +20,7 @@ def test_unknown_key_gets_fingerprint_principal(make_gateway: Any) -> None:
     assert view["gateway"]["owner_is_you"] is False
 
 
-def test_unknown_key_rejected_when_configured(make_gateway: Any) -> None:
+def test_unknown_key_rejected_when_configured(make_gateway: GatewayFactory) -> None:
     """With unknown_keys: reject, an unknown key gets 401 invalid_api_key and no upstream call."""
     gateway = make_gateway(**{"identity.unknown_keys": "reject"})
     gateway.sandbox.clear()
@@ -53,7 +31,7 @@ def test_unknown_key_rejected_when_configured(make_gateway: Any) -> None:
     assert call(gateway.url, "GET", "/v1/files", {"Authorization": "Bearer sk-alice"}).status == 200
 
 
-def test_identity_header_in_api_key_mode_is_refused(make_gateway: Any) -> None:
+def test_identity_header_in_api_key_mode_is_refused(make_gateway: GatewayFactory) -> None:
     """An identity header outside header mode gets 401 untrusted_identity_header."""
     gateway = make_gateway()
     gateway.sandbox.clear()
@@ -63,7 +41,7 @@ def test_identity_header_in_api_key_mode_is_refused(make_gateway: Any) -> None:
     assert gateway.sandbox.requests() == []
 
 
-def test_header_mode_from_trusted_proxy(make_gateway: Any) -> None:
+def test_header_mode_from_trusted_proxy(make_gateway: GatewayFactory) -> None:
     """In header mode a trusted peer's headers set the principal; they never go upstream."""
     gateway = make_gateway(**{"identity.mode": "header"})
     as_dave = {"Authorization": "Bearer sk-x", "X-Forwarded-User": "dave",
@@ -88,7 +66,7 @@ def test_header_mode_from_trusted_proxy(make_gateway: Any) -> None:
     assert (missing.status, missing.code) == (401, "missing_api_key")
 
 
-def test_header_mode_from_untrusted_peer(make_gateway: Any) -> None:
+def test_header_mode_from_untrusted_peer(make_gateway: GatewayFactory) -> None:
     """Identity headers from a peer outside trusted_proxies get 401 untrusted_identity_header."""
     gateway = make_gateway(**{"identity.mode": "header",
                               "identity.header.trusted_proxies": ["10.0.0.0/8"]})
@@ -97,7 +75,7 @@ def test_header_mode_from_untrusted_peer(make_gateway: Any) -> None:
     assert (reply.status, reply.code) == (401, "untrusted_identity_header")
 
 
-def test_static_mode(make_gateway: Any) -> None:
+def test_static_mode(make_gateway: GatewayFactory) -> None:
     """In static mode every request is the configured workload, whatever key it carries."""
     gateway = make_gateway(**{"identity.mode": "static", "identity.static.principal": "svc",
                               "identity.static.org": "acme"})
@@ -108,7 +86,7 @@ def test_static_mode(make_gateway: Any) -> None:
     assert gateway.client("sk-two").files.retrieve(created.id).id == created.id
 
 
-def test_upstream_key_substitution(make_gateway: Any) -> None:
+def test_upstream_key_substitution(make_gateway: GatewayFactory) -> None:
     """With upstream.api_key set, the client's key never leaves the gateway."""
     gateway = make_gateway(**{"upstream.api_key": "sk-upstream-secret"})
     gateway.sandbox.clear()
@@ -118,7 +96,7 @@ def test_upstream_key_substitution(make_gateway: Any) -> None:
     assert {r["headers"]["authorization"] for r in sent} == {"Bearer sk-upstream-secret"}
 
 
-def test_pass_through_credentials(make_gateway: Any) -> None:
+def test_pass_through_credentials(make_gateway: GatewayFactory) -> None:
     """Without upstream.api_key, the client's own key is forwarded."""
     gateway = make_gateway()
     gateway.sandbox.clear()

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -180,7 +180,13 @@ def test_workers_share_one_correct_metrics_endpoint(
     )
     wait_for_port(port, timeout=30)
     wait_for_port(admin_port, timeout=30)
-    time.sleep(1.0)  # both workers bound (each binds the shared ports itself)
+    # Each worker writes its metric files as it starts, then binds the shared ports itself:
+    # wait for both files, and a moment for the binds, so traffic can reach both workers.
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("files-gateway-metrics-*/counter_*.db"))) < 2:
+        assert time.monotonic() < deadline, "the second worker never started"
+        time.sleep(0.1)
+    time.sleep(1.0)
     base = f"http://127.0.0.1:{port}"
     for index in range(60):
         assert call(base, "GET", f"/v1/files/file-w{index}/content", ALICE).status == 403
@@ -197,8 +203,6 @@ def test_workers_share_one_correct_metrics_endpoint(
         shutil.copy(counter_file, alone)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(alone))  # type: ignore[no-untyped-call]
-        from prometheus_client import generate_latest
-
         per_worker.append(untracked_downloads(generate_latest(registry).decode()))
     assert len(per_worker) == 2
     assert sum(per_worker) == 60 and all(count > 0 for count in per_worker)

@@ -118,3 +118,4 @@ def test_upstream_down_gives_502(gateway: Gateway) -> None:
     reply = call(gateway.url, "GET", "/v1/models", ALICE)
     assert (reply.status, reply.code) == (502, "upstream_unavailable")
     assert set(reply.json()["error"]) >= {"message", "type", "param", "code"}
+    assert gateway.metric("files_gateway_upstream_errors_total", reason="connect") == 1

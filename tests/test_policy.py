@@ -6,7 +6,15 @@ import dataclasses
 
 import pytest
 
-from gateway.policy import Action, Policy, decide, decide_upload, is_downloadable, may_see
+from gateway.policy import (
+    Action,
+    Policy,
+    decide,
+    decide_owner_only,
+    decide_upload,
+    is_downloadable,
+    may_see,
+)
 from gateway.policy_config import load_policy
 from gateway.principal import Principal
 from gateway.records import FileRecord
@@ -152,3 +160,14 @@ def test_list_fast_path_agrees_with_decide(state: str, actor: str, untracked: st
     record = STATES[state]
     expected = decide(Action.LIST, ACTORS[actor], record, policy, NOW).allowed
     assert may_see(ACTORS[actor], record, policy, NOW) is expected
+
+
+@pytest.mark.parametrize(
+    ("actor", "expected"),
+    [("owner", (True, "owner")), ("peer", (False, "private_only_forbidden")),
+     ("other_org", (False, "file_not_found"))],
+)
+def test_owner_only_steps(actor: str, expected: tuple[bool, str]) -> None:
+    """An Upload's own steps are the owner's alone; the rest of decide() still applies."""
+    decision = decide_owner_only(Action.UPLOAD, ACTORS[actor], record(), POLICY, NOW)
+    assert (decision.allowed, decision.reason) == expected

@@ -8,8 +8,6 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -18,11 +16,8 @@ import pytest
 from tests.conftest import (
     ROOT,
     Gateway,
+    GatewayFactory,
     MemorySink,
-    Sandbox,
-    make_settings,
-    policy_file,
-    start_gateway,
 )
 from tests.http import call
 
@@ -38,25 +33,6 @@ def upload(gateway: Gateway, who: str, purpose: str = "batch", access: str | Non
     ).id
 
 
-@pytest.fixture
-def custom_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[Any]:
-    started: list[Gateway] = []
-
-    def make(change: Any = None, sinks: list[Any] | None = None, store: str | None = None,
-             **overrides: Any) -> Gateway:
-        directory = tmp_path / f"g{len(started)}"
-        directory.mkdir()
-        if change is not None:
-            overrides["policy"] = str(policy_file(directory, change))
-        settings = make_settings(sandbox.url, store or f"sqlite:///{tmp_path / 'shared.db'}",
-                                 **overrides)
-        gateway = Gateway(start_gateway(sandbox, settings, sinks), sandbox, settings)
-        started.append(gateway)
-        return gateway
-
-    yield make
-    for gateway in started:
-        gateway.close()
 
 
 def test_matrix_endpoint_and_docs_agree(sqlite_gateway: Gateway) -> None:
@@ -117,13 +93,13 @@ def test_gateway_object_on_every_file_object(
         assert (view or {})["gateway"]["downloadable"] is downloadable
 
 
-def test_upstream_refusal_is_learned_and_shared(custom_gateway: Any) -> None:
+def test_upstream_refusal_is_learned_and_shared(make_gateway: GatewayFactory) -> None:
     """A refusal the policy did not expect is learnt, dated, stored and seen by other replicas."""
 
     def unknown_upstream(policy: dict[str, Any]) -> None:
         policy["purposes"]["user_data"]["upstream_download"] = "unknown"
 
-    first = custom_gateway(unknown_upstream)
+    first = make_gateway(unknown_upstream)
     notes = upload(first, "alice", "user_data")
     assert (first.client("alice").files.retrieve(notes).model_extra or {})["gateway"][
         "downloadable"] is True
@@ -135,12 +111,12 @@ def test_upstream_refusal_is_learned_and_shared(custom_gateway: Any) -> None:
     assert rows["user_data"]["upstream_observed"] == dt.datetime.now(dt.UTC).date().isoformat()
     assert (first.client("alice").files.retrieve(notes).model_extra or {})["gateway"][
         "downloadable"] is False
-    second = custom_gateway(unknown_upstream)
+    second = make_gateway(unknown_upstream)
     access = call(second.url, "GET", f"/gateway/v1/files/{notes}/access", auth("alice")).json()
     assert access["actions"]["download"]["upstream"] == "refused"
 
 
-def test_grandfathered_rule_change(custom_gateway: Any) -> None:
+def test_grandfathered_rule_change(make_gateway: GatewayFactory) -> None:
     """A rule with effective_from applies to files recorded after it; older files keep theirs."""
     tomorrow = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
 
@@ -149,7 +125,7 @@ def test_grandfathered_rule_change(custom_gateway: Any) -> None:
             {"download": "owner", "effective_from": tomorrow, "previous": {"download": "org"}}
         )
 
-    gateway = custom_gateway(tighten)
+    gateway = make_gateway(tighten)
     before = upload(gateway, "alice")
     call(gateway.sandbox.url, "POST", "/__sandbox/clock", {"Content-Type": "application/json"},
          json.dumps({"advance": 2 * 86400}).encode())
@@ -162,10 +138,10 @@ def test_grandfathered_rule_change(custom_gateway: Any) -> None:
     assert gateway.client("alice").files.content(after).content == b"{}\n"
 
 
-def test_retag_by_owner_admin_and_refusal(custom_gateway: Any) -> None:
+def test_retag_by_owner_admin_and_refusal(make_gateway: GatewayFactory) -> None:
     """Owner and org admin change flags (audited old and new); anyone else gets 403."""
     sink = MemorySink()
-    gateway = custom_gateway(sinks=[sink])
+    gateway = make_gateway(sinks=[sink])
     file_id = upload(gateway, "alice")
     path = f"/gateway/v1/files/{file_id}/access"
     body = json.dumps({"flags": ["private_only"]}).encode()
@@ -204,7 +180,7 @@ def test_sunset_api_is_refused_without_upstream_call(sqlite_gateway: Gateway) ->
     assert sqlite_gateway.sandbox.requests() == []
 
 
-def test_deprecated_api_and_purpose_headers(custom_gateway: Any) -> None:
+def test_deprecated_api_and_purpose_headers(make_gateway: GatewayFactory) -> None:
     """Before the sunset, deprecated APIs and purposes answer with RFC 9745/8594 headers."""
 
     def deprecate(policy: dict[str, Any]) -> None:
@@ -213,7 +189,7 @@ def test_deprecated_api_and_purpose_headers(custom_gateway: Any) -> None:
             "since": "2026-01-01", "sunset": "2027-01-01", "replacement": "user_data",
             "guide": "https://example.test/vision"}
 
-    gateway = custom_gateway(deprecate)
+    gateway = make_gateway(deprecate)
     reply = call(gateway.url, "GET", "/v1/assistants", auth("alice"))
     assert reply.headers["deprecation"] == "@1756166400"
     image = upload(gateway, "alice", "vision")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Gateway, Sandbox, make_settings, policy_file, start_gateway
+from tests.conftest import Gateway, GatewayFactory
 from tests.http import Reply, call
 
 Body = Callable[[str], dict[str, Any]]
@@ -137,17 +136,13 @@ ROWS = [
 
 
 @pytest.fixture
-def sqlite_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[Gateway]:
+def sqlite_gateway(make_gateway: GatewayFactory) -> Gateway:
     """The Assistants API is past its sunset; these tests keep it reachable to check its bodies."""
 
     def keep_assistants(policy: dict[str, Any]) -> None:
         policy["apis"]["assistants"]["deprecated"]["enforce_sunset"] = False
 
-    settings = make_settings(sandbox.url, f"sqlite:///{tmp_path / 'r.db'}",
-                             policy=str(policy_file(tmp_path, keep_assistants)))
-    running = Gateway(start_gateway(sandbox, settings), sandbox, settings)
-    yield running
-    running.close()
+    return make_gateway(keep_assistants)
 
 
 def upload(gateway: Gateway, who: str, purpose: str, access: str | None = None) -> str:

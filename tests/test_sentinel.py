@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from gateway.store.redis import PREFIX
-from tests.conftest import Gateway, Sandbox, make_settings, start_gateway
+from tests.conftest import GatewayFactory
 from tests.servers import HOST, RedisServer, free_port, redis_binary, wait_for_port
 
 
@@ -33,21 +33,17 @@ def sentinel(own_redis: RedisServer, tmp_path: Path) -> Iterator[int]:
 
 
 def test_records_go_through_sentinel_to_the_master(
-    sandbox: Sandbox, own_redis: RedisServer, sentinel: int
+    make_gateway: GatewayFactory, own_redis: RedisServer, sentinel: int
 ) -> None:
     """A gateway on redis+sentinel:// finds the master through Sentinel and keeps records there."""
-    settings = make_settings(sandbox.url, f"redis+sentinel://{HOST}:{sentinel}/mymaster/0")
-    gateway = Gateway(start_gateway(sandbox, settings), sandbox, settings)
-    try:
-        created = gateway.client("alice").files.create(
-            file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch",
-            extra_headers={"X-File-Access": "private_only"},
-        )
-        assert gateway.client("alice").files.content(created.id).content == b"{}\n"
-        master = redis.Redis(host=HOST, port=own_redis.port)
-        stored = master.get(PREFIX + created.id)
-        master.close()
-        assert stored is not None
-        assert b'"owner":"alice"' in stored
-    finally:
-        gateway.close()
+    gateway = make_gateway(store=f"redis+sentinel://{HOST}:{sentinel}/mymaster/0")
+    created = gateway.client("alice").files.create(
+        file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch",
+        extra_headers={"X-File-Access": "private_only"},
+    )
+    assert gateway.client("alice").files.content(created.id).content == b"{}\n"
+    master = redis.Redis(host=HOST, port=own_redis.port)
+    stored = master.get(PREFIX + created.id)
+    master.close()
+    assert stored is not None
+    assert b'"owner":"alice"' in stored

@@ -5,11 +5,10 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import Gateway, Sandbox, make_settings, start_gateway
+from tests.conftest import Gateway, GatewayFactory
 from tests.http import Reply, call
 from tests.servers import RedisServer
 
@@ -17,13 +16,9 @@ ALICE = {"Authorization": "Bearer sk-alice"}
 
 
 @pytest.fixture
-def redis_gateway(sandbox: Sandbox, own_redis: RedisServer) -> Iterator[Gateway]:
+def redis_gateway(make_gateway: GatewayFactory, own_redis: RedisServer) -> Gateway:
     # Without the record cache: then not a single answer may come from memory (issue 2).
-    settings = make_settings(sandbox.url, own_redis.url, store_timeout_seconds=0.5,
-                             cache_entries=0)
-    running = Gateway(start_gateway(sandbox, settings), sandbox, settings)
-    yield running
-    running.close()
+    return make_gateway(store=own_redis.url, store_timeout_seconds=0.5, cache_entries=0)
 
 
 def timed(gateway: Gateway, path: str) -> tuple[Reply, float]:

@@ -6,12 +6,10 @@ import hashlib
 import http.client
 import io
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import Gateway, Sandbox, make_settings, start_gateway
+from tests.conftest import Gateway, GatewayFactory
 from tests.http import call
 
 ALICE = {"Authorization": "Bearer sk-alice"}
@@ -115,12 +113,8 @@ def test_client_expires_after_is_kept(gateway: Gateway) -> None:
 
 
 @pytest.fixture
-def small_limit_gateway(sandbox: Sandbox, tmp_path: Path) -> Iterator[Gateway]:
-    settings = make_settings(sandbox.url, f"sqlite:///{tmp_path / 'r.db'}",
-                             **{"limits.max_upload_bytes": 64 * 1024})
-    running = Gateway(start_gateway(sandbox, settings), sandbox, settings)
-    yield running
-    running.close()
+def small_limit_gateway(make_gateway: GatewayFactory) -> Gateway:
+    return make_gateway(**{"limits.max_upload_bytes": 64 * 1024})
 
 
 @pytest.mark.parametrize("file_first", [False, True])
