@@ -261,3 +261,19 @@ def test_inline_files_pass_unless_denied(sqlite_gateway: Gateway) -> None:
                    "filename": "a.pdf"})
     reply = call(gateway.url, "POST", "/v1/responses", auth("alice"), json.dumps(body).encode())
     assert reply.status == 200, reply.body
+
+
+def test_inline_files_refused_when_the_policy_says_so(make_gateway: GatewayFactory) -> None:
+    """With `inline_files: deny`, a file_data part is refused and names its path."""
+
+    def deny_inline(policy: dict[str, Any]) -> None:
+        policy["inline_files"] = "deny"
+
+    gateway = make_gateway(deny_inline)
+    body = _input({"type": "input_file", "file_data": "data:application/pdf;base64,AAAA",
+                   "filename": "a.pdf"})
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "POST", "/v1/responses", auth("alice"), json.dumps(body).encode())
+    assert (reply.status, reply.code) == (400, "purpose_api_mismatch")
+    assert reply.json()["error"]["param"] == "input[0].content[0].file_data"
+    assert gateway.sandbox.requests() == []

@@ -154,3 +154,15 @@ def test_large_file_round_trip_is_intact(gateway: Gateway) -> None:
     assert hashlib.sha256(back).hexdigest() == hashlib.sha256(data).hexdigest()
     assert gateway.metric("files_gateway_bytes_total", direction="upload") == len(data)
     assert gateway.metric("files_gateway_bytes_total", direction="download") == len(data)
+
+
+def test_uploads_api_refuses_a_declared_size_over_the_limit(small_limit_gateway: Gateway) -> None:
+    """An Upload declaring more bytes than the limit gets 413 at create, before the upstream."""
+    gateway = small_limit_gateway
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "POST", "/v1/uploads",
+                 {**ALICE, "Content-Type": "application/json"},
+                 json.dumps({"bytes": 65 * 1024, "filename": "big.jsonl",
+                             "mime_type": "text/jsonl", "purpose": "batch"}).encode())
+    assert (reply.status, reply.code) == (413, "file_too_large")
+    assert gateway.sandbox.requests() == []
