@@ -142,16 +142,16 @@ class Upstream:
 
 
 async def relay(
-    request: web.Request, response: aiohttp.ClientResponse, metrics: Metrics | None = None,
-    direction: str | None = None,
+    request: web.Request, response: aiohttp.ClientResponse, *, download: bool = False
 ) -> web.StreamResponse:
-    """Stream an upstream response back chunk by chunk, with allow-listed headers."""
+    """Stream an upstream response back chunk by chunk, with allow-listed headers; a file
+    download's bytes are counted in files_gateway_bytes_total."""
     out = web.StreamResponse(status=response.status, headers=response_headers(response.headers))
     out.headers["x-request-id"] = request[keys.REQUEST_ID]
     if hdrs.CONTENT_LENGTH in response.headers:
         out.content_length = int(response.headers[hdrs.CONTENT_LENGTH])
     await out.prepare(request)
-    counter = metrics.bytes.labels(direction) if metrics is not None and direction else None
+    counter = request.app[keys.METRICS].bytes.labels("download") if download else None
     try:
         async for chunk in response.content.iter_chunked(CHUNK):
             # Counted before the write, so a client that has every byte also sees the count.

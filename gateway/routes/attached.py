@@ -106,7 +106,7 @@ def member(holder: Holder, action: Action) -> Handler:
             await _member(request, holder, parent, action)
         response = await send(request, holder.collection + "/{object_id}/files/{file_id}")
         if action is Action.DOWNLOAD:
-            return await relay(request, response, request.app[keys.METRICS], "download")
+            return await relay(request, response, download=True)
         return await relay(request, response)
 
     return handler

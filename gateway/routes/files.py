@@ -172,7 +172,7 @@ async def file_content(request: web.Request) -> web.StreamResponse:
                     )
                 )
             return web.Response(status=400, body=body, content_type="application/json")
-        return await relay(request, response, app[keys.METRICS], "download")
+        return await relay(request, response, download=True)
 
 
 async def retrieve_file(request: web.Request) -> web.StreamResponse:
