@@ -11,16 +11,16 @@ from prometheus_client import CollectorRegistry
 from gateway import keys
 from gateway.audit import AuditLog, AuditSink
 from gateway.audit_sinks import durable_sinks
-from gateway.deprecation import add_deprecation_headers, deprecation_middleware
+from gateway.deprecation import add_deprecation_headers, deprecation_check
 from gateway.errors import invalid_file_id
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
 from gateway.maintenance import maintenance_ctx
 from gateway.metrics import Metrics
 from gateway.middleware import (
-    identity_middleware,
-    path_guard_middleware,
-    request_context_middleware,
+    identity_check,
+    path_guard,
+    request_middleware,
 )
 from gateway.routes import attached, files, gateway_api, listing, objects, passthrough, scanned, uploads
 from gateway.routes.holders import BATCHES, CONTAINERS, JOBS, VECTOR_STORES
@@ -70,14 +70,12 @@ def create_app(
     readiness = Readiness()
     app = web.Application(
         middlewares=[
-            request_context_middleware(
+            request_middleware(
                 metrics=metrics, readiness=readiness,
                 request_log=logging.getLogger("files_gateway.requests"),
                 request_log_level=logging.getLevelName(settings.request_log_level.upper()),
+                checks=(path_guard, identity_check(resolver), deprecation_check(settings.policy)),
             ),
-            path_guard_middleware(),
-            identity_middleware(resolver=resolver),
-            deprecation_middleware(policy=settings.policy),
         ],
         # Bodies are streamed; this bounds only what aiohttp itself would buffer.
         client_max_size=8 * 1024 * 1024,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from email.utils import format_datetime
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from gateway.errors import GatewayError
 from gateway.policy import Deprecation, Policy
@@ -61,7 +61,7 @@ def note_purpose(request: web.Request, policy: Policy, purpose: str | None) -> N
         request[DEPRECATION_HEADERS] = headers_for(rule.deprecated)
 
 
-def deprecation_middleware(*, policy: Policy) -> Middleware:
+def deprecation_check(policy: Policy) -> Callable[[web.Request], None]:
     # Parsed once, at start: the hot path only looks up a prefix.
     known = {api: (dep, headers_for(dep)) for api, dep in policy.api_deprecations.items()}
     sunsets = {
@@ -69,17 +69,17 @@ def deprecation_middleware(*, policy: Policy) -> Middleware:
         for api, dep in policy.api_deprecations.items() if dep.sunset and dep.enforce_sunset
     }
 
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def check(request: web.Request) -> None:
+        if not known:
+            return
         api = api_of(request.path)
         if api in known:
             deprecation, headers = known[api]
             if api in sunsets and time.time() >= sunsets[api]:
                 raise sunset_error(api, deprecation, headers)
             request[DEPRECATION_HEADERS] = headers
-        return await handler(request)
 
-    return middleware
+    return check
 
 
 async def add_deprecation_headers(request: web.Request, response: web.StreamResponse) -> None:

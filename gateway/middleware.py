@@ -1,10 +1,16 @@
-"""The middleware chain: request context and errors, path guard, identity (in that order)."""
+"""The one middleware: request context and errors around the checks every request passes
+(path guard, identity, deprecation, in that order) and the handler.
+
+The checks are plain functions rather than middlewares of their own: each middleware layer is
+a coroutine frame and a partial per request, and none of the checks needs to wrap the handler.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -23,6 +29,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # path than the one the gateway decided on.
 _UNSAFE_PATH = re.compile(r"%2f|%5c|%2e|%00|;|\\", re.IGNORECASE)
 GOVERNED_PREFIXES = ("/v1/", "/gateway/")
+# Runs before the handler; refuses by raising GatewayError.
+Check = Callable[[web.Request], None]
 
 
 def _route_label(request: web.Request) -> str:
@@ -45,10 +53,12 @@ def _body_bytes(response: web.StreamResponse | None) -> int:
     return response.content_length or 0
 
 
-def request_context_middleware(
+def request_middleware(
     *, metrics: Metrics, readiness: Readiness, request_log: logging.Logger,
-    request_log_level: int = logging.INFO,
+    request_log_level: int = logging.INFO, checks: Sequence[Check] = (),
 ) -> Middleware:
+    checks = tuple(checks)
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("x-request-id", "")
@@ -61,6 +71,8 @@ def request_context_middleware(
         readiness.enter()
         try:
             try:
+                for check in checks:
+                    check(request)
                 response = await handler(request)
             except GatewayError as exc:
                 response = exc.response()
@@ -95,24 +107,17 @@ def request_context_middleware(
     return middleware
 
 
-def path_guard_middleware() -> Middleware:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.raw_path.partition("?")[0]
-        if path.startswith("/v1/"):
-            segments = path.split("/")
-            if _UNSAFE_PATH.search(path) or any(seg in (".", "..") for seg in segments):
-                raise invalid_file_id(path)
-        return await handler(request)
-
-    return middleware
+def path_guard(request: web.Request) -> None:
+    path = request.raw_path.partition("?")[0]
+    if path.startswith("/v1/") and (
+        _UNSAFE_PATH.search(path) or any(seg in (".", "..") for seg in path.split("/"))
+    ):
+        raise invalid_file_id(path)
 
 
-def identity_middleware(*, resolver: IdentityResolver) -> Middleware:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def identity_check(resolver: IdentityResolver) -> Check:
+    def check(request: web.Request) -> None:
         if request.path.startswith(GOVERNED_PREFIXES):
             request[keys.PRINCIPAL] = resolver.resolve(request)
-        return await handler(request)
 
-    return middleware
+    return check
