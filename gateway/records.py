@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+import orjson
 
 PRIVATE_ONLY = "private_only"
 NO_DOWNLOAD = "no_download"
@@ -68,10 +69,10 @@ class FileRecord:
         compact = {key: value for key, value in data.items() if value not in (None, False, {}, [])}
         if compact.get("kind") == "file":
             del compact["kind"]
-        return json.dumps(compact, separators=(",", ":"))
+        return orjson.dumps(compact).decode()
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> FileRecord:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         data["flags"] = frozenset(data.get("flags", ()))
         return cls(**data)

@@ -21,7 +21,7 @@ from gateway.routes.forward import is_json, read_body, send
 from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, new_record
 from gateway.routes.objects import decided
 from gateway.routes.paged import ListSpec, filtered_list
-from gateway.routes.responses import json_response
+from gateway.routes.responses import json_response, read_json
 from gateway.upstream import relay
 
 # Files a container made itself (code interpreter outputs) have no record of their own.
@@ -53,7 +53,7 @@ def attach(holder: Holder) -> Handler:
         if response.status != 200 or parent is None:
             return await relay(request, response)
         async with response:
-            obj = await response.json()
+            obj = await read_json(response)
         store = request.app[keys.STORE]
         gained = inherited_flags(records)
         if not gained <= parent.flags:
@@ -73,7 +73,7 @@ async def _container_upload(request: web.Request, parent: FileRecord | None) -> 
     if response.status != 200 or parent is None:
         return await relay(request, response)
     async with response:
-        obj = await response.json()
+        obj = await read_json(response)
     record = new_record(request, str(obj["id"]), "container.file", CONTAINER_OUTPUT, parent.flags,
                         derived_from=parent.file_id)
     await request.app[keys.STORE].put(record)

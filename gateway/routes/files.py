@@ -16,7 +16,7 @@ from gateway.errors import GatewayError, file_too_large, invalid_access_flag, st
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
 from gateway.records import EPHEMERAL, FileRecord, FlagError, merge_flag_sources
-from gateway.routes.responses import json_response
+from gateway.routes.responses import json_response, read_json
 from gateway.store import StoreUnavailable
 from gateway.upstream import relay
 
@@ -98,7 +98,7 @@ async def _upload(
         decision.upstream_status = response.status
         if response.status != 200:
             return await relay(request, response)
-        file_object = await response.json()
+        file_object = await read_json(response)
     app[keys.METRICS].bytes.labels("upload").inc(form.file_bytes)
     record = _new_record(request, file_object, flags, form.expires_seconds)
     decision.record = record
@@ -213,7 +213,7 @@ async def _forward_json(
     if response.status != 200 or method != "GET":
         return await relay(request, response)
     async with response:
-        body = await response.json()
+        body = await read_json(response)
     body["gateway"] = gateway_view(request, record)
     return json_response(request, body, response)
 

@@ -20,7 +20,7 @@ from gateway.enforce import decision_error, plain_id
 from gateway.errors import GatewayError
 from gateway.policy import Action, Decision, decide, may_see
 from gateway.records import FileRecord
-from gateway.routes.responses import json_response
+from gateway.routes.responses import json_response, read_json
 from gateway.upstream import relay
 
 Annotate = Callable[[dict[str, Any], FileRecord | None], None]
@@ -79,7 +79,7 @@ async def filtered_list(
         if response.status != 200:
             return await relay(request, response)
         async with response:
-            body = await response.json()
+            body = await read_json(response)
         data: list[dict[str, Any]] = body.get("data") or []
         seen += len(data)
         records = await store.get_many([str(item.get("id")) for item in data])

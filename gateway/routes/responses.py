@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import hdrs, web
 
 from gateway import keys
@@ -19,4 +20,12 @@ def json_response(
     for name in (hdrs.CONTENT_LENGTH, hdrs.CONTENT_ENCODING, hdrs.CONTENT_TYPE):
         headers.popall(name, None)
     headers["x-request-id"] = request[keys.REQUEST_ID]
-    return web.json_response(body, status=upstream.status, headers=headers)
+    return web.Response(
+        body=orjson.dumps(body), status=upstream.status, headers=headers,
+        content_type="application/json",
+    )
+
+
+async def read_json(upstream: aiohttp.ClientResponse) -> Any:
+    """The upstream's JSON body; orjson parses a 10k-item list page several times faster."""
+    return orjson.loads(await upstream.read())
