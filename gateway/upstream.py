@@ -146,12 +146,25 @@ async def relay(
 ) -> web.StreamResponse:
     """Stream an upstream response back chunk by chunk, with allow-listed headers; a file
     download's bytes are counted in files_gateway_bytes_total."""
-    out = web.StreamResponse(status=response.status, headers=response_headers(response.headers))
-    out.headers["x-request-id"] = request[keys.REQUEST_ID]
-    if hdrs.CONTENT_LENGTH in response.headers:
-        out.content_length = int(response.headers[hdrs.CONTENT_LENGTH])
-    await out.prepare(request)
+    headers = response_headers(response.headers)
+    headers["x-request-id"] = request[keys.REQUEST_ID]
     counter = request.app[keys.METRICS].bytes.labels("download") if download else None
+    length = response.content_length
+    if length is not None and length <= CHUNK:
+        # A body that fits one chunk goes out whole with its headers: fewer steps per small file.
+        try:
+            body = await response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise upstream_unavailable() from exc
+        finally:
+            response.release()
+        if counter is not None:
+            counter.inc(len(body))
+        return web.Response(status=response.status, headers=headers, body=body)
+    out = web.StreamResponse(status=response.status, headers=headers)
+    if length is not None:
+        out.content_length = length
+    await out.prepare(request)
     try:
         async for chunk in response.content.iter_chunked(CHUNK):
             # Counted before the write, so a client that has every byte also sees the count.
