@@ -74,10 +74,12 @@ class Upstream:
             connect=self._settings.connect_timeout_seconds,
             sock_read=self._settings.timeout_seconds,
         )
-        # auto_decompress=False keeps bytes and Content-Length true end to end.
+        # auto_decompress=False keeps bytes and Content-Length true end to end. No cookie jar:
+        # a cookie the upstream sets for one caller must never ride along with another's request.
         self._session = aiohttp.ClientSession(
             timeout=timeout,
             auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
         )
 

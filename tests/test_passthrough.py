@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
-from tests.conftest import Gateway
+from tests.conftest import Gateway, GatewayFactory, Sandbox
 from tests.http import call
 
 ALICE = {"Authorization": "Bearer sk-alice"}
+BOB = {"Authorization": "Bearer sk-bob"}
 
 
 def store_ops(gateway: Gateway) -> float:
@@ -119,3 +122,19 @@ def test_upstream_down_gives_502(gateway: Gateway) -> None:
     assert (reply.status, reply.code) == (502, "upstream_unavailable")
     assert set(reply.json()["error"]) >= {"message", "type", "param", "code"}
     assert gateway.metric("files_gateway_upstream_errors_total", reason="connect") == 1
+
+
+def test_upstream_cookies_never_ride_along(make_gateway: GatewayFactory, sandbox: Sandbox) -> None:
+    """The upstream sets a cookie on every answer, as Cloudflare does for api.openai.com: it
+    reaches no caller, and no later request, of the same caller or another, sends it back."""
+    # By name: aiohttp's default cookie jar ignores cookies from IP addresses.
+    port = urlsplit(sandbox.url).port
+    gateway = make_gateway(**{"upstream.url": f"http://localhost:{port}"})
+    sandbox.clear()
+    for headers in (ALICE, BOB, ALICE):
+        reply = call(gateway.url, "GET", "/v1/files", headers)
+        assert reply.status == 200, reply.body
+        assert "set-cookie" not in reply.headers
+    sent = gateway.sandbox.requests()
+    assert len(sent) == 3
+    assert [request["headers"].get("cookie") for request in sent] == [None, None, None]

@@ -42,6 +42,10 @@ async def _openai_headers(request: web.Request, response: web.StreamResponse) ->
     if request.path.startswith("/v1/"):
         response.headers.setdefault("x-request-id", new_id("req_", 32))
         response.headers.setdefault("openai-version", "2020-10-01")
+        # api.openai.com answers through Cloudflare, which sets a bot-management cookie; a
+        # proxy must not carry it from one caller's request into another's.
+        # (A header, not set_cookie(): aiohttp has rendered cookies before this signal.)
+        response.headers.add("Set-Cookie", f"__cf_bm={new_id('', 43)}; Path=/; HttpOnly")
 
 
 def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
