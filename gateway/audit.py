@@ -1,4 +1,4 @@
-"""The decision audit log: one JSON line per decision on stdout, through structlog.
+"""The decision audit log: one JSON line per decision on stdout.
 
 Durable sinks (gateway/audit_sinks.py) may be added. A failing sink never fails a request: its
 failure is counted (`files_gateway_audit_events_total{result="error"}`) and logged at most once
@@ -11,10 +11,9 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import orjson
-import structlog
 from prometheus_client import Counter
 
 from gateway.metrics import Metrics
@@ -43,18 +42,18 @@ class DeferredSink(Protocol):
 
 
 class StdoutSink:
+    """One compact JSON line per event, written and flushed at once. orjson straight to the
+    binary stream: 1 µs an event, against 6 µs through structlog's fastest chain and 11 µs
+    through json and a text stream, on the path of every request (issue 6)."""
+
     name = "stdout"
 
-    def __init__(self) -> None:
-        # structlog's fast path: orjson renders bytes, BytesLogger writes and flushes them
-        # (about 6 µs an event against 11 µs through json and a text stream).
-        self._logger = structlog.wrap_logger(
-            structlog.BytesLogger(sys.stdout.buffer),
-            processors=[structlog.processors.JSONRenderer(serializer=orjson.dumps)],
-        )
+    def __init__(self, stream: BinaryIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdout.buffer
 
     def write(self, event: Mapping[str, Any]) -> None:
-        self._logger.msg(**event)
+        self._stream.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+        self._stream.flush()
 
 
 class SinkOutcomes:
