@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import orjson
+
+_SHARED = ("owner", "org", "purpose", "policy_version")
 
 PRIVATE_ONLY = "private_only"
 NO_DOWNLOAD = "no_download"
@@ -38,7 +41,7 @@ def merge_flag_sources(header: str | None, field_value: str | None) -> frozenset
     return from_header if from_header is not None else (from_field or frozenset())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     """What the gateway knows of one file; `deleted` records are tombstones."""
 
@@ -75,4 +78,8 @@ class FileRecord:
     def from_json(cls, raw: str | bytes) -> FileRecord:
         data = orjson.loads(raw)
         data["flags"] = frozenset(data.get("flags", ()))
+        # Few distinct values across many records: one shared copy each (the record cache).
+        for key in _SHARED:
+            if key in data:
+                data[key] = sys.intern(data[key])
         return cls(**data)

@@ -82,10 +82,10 @@ async def filtered_list(
             body = await read_json(response)
         data: list[dict[str, Any]] = body.get("data") or []
         seen += len(data)
-        records = await store.get_many([str(item.get("id")) for item in data])
+        ids = [str(item.get("id")) for item in data]
+        records = await store.get_many(ids)
         now = time.time()
-        for item in data:
-            item_id = str(item.get("id"))
+        for item, item_id in zip(data, ids, strict=True):
             record = records.get(item_id) or fallback
             if may_see(principal, record, policy, now):
                 if annotate is not None:
