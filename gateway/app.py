@@ -26,9 +26,10 @@ from gateway.routes import attached, files, gateway_api, listing, objects, passt
 from gateway.routes.holders import BATCHES, CONTAINERS, JOBS, VECTOR_STORES
 from gateway.settings import Settings
 from gateway.store import RecordStore, open_store
-from gateway.store.cache import CachedStore
+from gateway.store.cache import RecordCache, RedisCachedStore, SqliteCachedStore
 from gateway.store.instrumented import InstrumentedStore
 from gateway.store.redis import RedisStore
+from gateway.store.sqlite import SqliteStore
 from gateway.upstream import Upstream
 
 
@@ -42,10 +43,15 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     inner = await open_store(settings.store_url, settings.store_timeout_seconds)
     store: RecordStore = InstrumentedStore(inner, app[keys.METRICS])
-    if isinstance(inner, RedisStore) and settings.cache_entries > 0:
-        cached = CachedStore(store, inner.client, settings.cache_entries)
-        cached.start()
-        store = cached
+    if settings.cache_entries > 0:
+        cached: RecordCache | None = None
+        if isinstance(inner, RedisStore):
+            cached = RedisCachedStore(store, inner.client, settings.cache_entries)
+        elif isinstance(inner, SqliteStore):
+            cached = SqliteCachedStore(store, inner.path, settings.cache_entries)
+        if cached is not None:
+            cached.start()
+            store = cached
     app[keys.STORE] = store
     yield
     await app[keys.STORE].close()

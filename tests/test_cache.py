@@ -3,13 +3,16 @@ on answering from memory once the store is gone (DESIGN §7)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import time
+from pathlib import Path
 
 import openai
 import pytest
 
+from gateway.store.sqlite import SqliteStore
 from tests.conftest import Gateway, GatewayFactory
 from tests.http import call
 from tests.servers import RedisServer
@@ -86,3 +89,41 @@ def test_cache_stops_answering_within_a_second_of_an_outage(
     while call(gateway.url, "GET", content, ALICE).status != 200:
         assert time.monotonic() < deadline, "did not recover"
         time.sleep(0.1)
+
+
+def test_sqlite_cache_answers_from_memory_and_sees_every_other_writer_at_once(
+    make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """Two gateways on one SQLite file: repeat lookups come from memory, yet a flag change by
+    the other gateway, or a record written by any other connection, counts on the next request."""
+    first, second = make_gateway(), make_gateway()  # one records.db between them
+    file_id = first.client("alice").files.create(
+        file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch").id
+    bob = second.client("bob")
+    assert bob.files.retrieve(file_id).id == file_id
+    before = store_gets(second)
+    for _ in range(5):
+        assert bob.files.content(file_id).content == b"{}\n"
+    assert store_gets(second) == before  # served from the cache
+    changed = call(first.url, "POST", f"/gateway/v1/files/{file_id}/access",
+                   {**ALICE, "Content-Type": "application/json"},
+                   json.dumps({"flags": ["private_only"]}).encode())
+    assert changed.status == 200
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        bob.files.content(file_id)  # no wait: the next read asks the database what changed
+    assert refused.value.code == "private_only_forbidden"
+    assert store_gets(second) == before + 1
+
+    async def tombstone() -> None:  # e.g. an operator's script, or `files-gateway backfill`
+        store = SqliteStore(tmp_path / "records.db", 1.0)
+        await store.open()
+        record = await store.get(file_id)
+        assert record is not None
+        await store.put(record.tombstone())
+        await store.close()
+
+    alice = second.client("alice")
+    assert alice.files.retrieve(file_id).id == file_id
+    asyncio.run(tombstone())
+    with pytest.raises(openai.NotFoundError):
+        alice.files.retrieve(file_id)

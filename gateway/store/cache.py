@@ -1,10 +1,19 @@
-"""A per-process record cache that answers only while its invalidation channel is healthy.
+"""Per-process record caches that answer only while they know they are fresh.
 
-Every write through RedisStore publishes the file id on a channel; each process drops what it
-hears. The process also publishes a heartbeat on that channel and listens for it: the cache
-answers only while a heartbeat came back within the last second (DESIGN §7), so within a second
-of a store outage every decision goes to the store again, and fails closed there (503). When the
-channel is lost, the cache is emptied, since invalidations may have been missed."""
+Both keep decoded records in memory, bounded, and never answer from memory unless a check that
+any write elsewhere would have failed has just passed (DESIGN §7: no stale allow):
+
+- With Redis, every write publishes the file id on a channel; each process drops what it hears.
+  The process also publishes a heartbeat there and listens for it: the cache answers only while
+  a heartbeat came back within the last second, so within a second of a store outage every
+  decision goes to the store again, and fails closed there (503). When the channel is lost, the
+  cache is emptied, since invalidations may have been missed.
+- With SQLite, every read first asks the database's `PRAGMA data_version`, which changes when
+  any other connection (another worker, `files-gateway backfill`) has committed since the last
+  ask; then the cache is emptied. The question is a few microseconds on the event loop: in WAL
+  mode it reads shared memory and never waits for a writer (a busy database is answered "not
+  fresh" at once, and the read goes to the store).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +21,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -29,68 +40,30 @@ FRESH_SECONDS = 1.0
 _MISSING = object()
 
 
-class CachedStore:
-    def __init__(self, inner: RecordStore, client: aioredis.Redis, max_entries: int) -> None:
+class RecordCache:
+    """The shared core: a subclass says whether the cache is fresh right now."""
+
+    def __init__(self, inner: RecordStore, max_entries: int) -> None:
         self._inner = inner
-        self._client = client
         self._max = max_entries
         self._entries: dict[str, FileRecord | None] = {}
         # Bumped on every invalidation: a read that raced with one is not cached.
         self._generation = 0
-        self._heard = 0.0
-        self._token = f"hb:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._tasks: list[asyncio.Task[None]] = []
 
-    @property
-    def healthy(self) -> bool:
-        return time.monotonic() - self._heard < FRESH_SECONDS
+    def fresh(self) -> bool:
+        """True when the cache may answer now; may empty it first (what changed is unknown)."""
+        raise NotImplementedError
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._listen(), name="cache-listen"),
-                       asyncio.create_task(self._beat(), name="cache-heartbeat")]
+        """Background work a subclass needs; none by default."""
 
     def _forget_all(self) -> None:
         self._entries.clear()
         self._generation += 1
 
-    async def _listen(self) -> None:
-        while True:
-            pubsub = self._client.pubsub()
-            try:
-                await pubsub.subscribe(INVALIDATE)
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                       timeout=HEARTBEAT_SECONDS)
-                    if not self.healthy:
-                        self._forget_all()
-                    if message is None:
-                        continue
-                    data = message["data"]
-                    text = data.decode() if isinstance(data, bytes) else str(data)
-                    if text == self._token:
-                        self._heard = time.monotonic()
-                    elif not text.startswith("hb:"):
-                        self._entries.pop(text, None)
-                        self._generation += 1
-            except (RedisError, OSError) as exc:
-                log.warning("cache invalidation channel lost: %s", exc)
-                self._heard = 0.0
-                self._forget_all()
-                await asyncio.sleep(HEARTBEAT_SECONDS)
-            finally:
-                # Bounded: closing must never hang on a connection the store left half-open.
-                with contextlib.suppress(RedisError, OSError, TimeoutError):
-                    async with asyncio.timeout(FRESH_SECONDS):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-    async def _beat(self) -> None:
-        while True:
-            with contextlib.suppress(RedisError, OSError):
-                await self._client.publish(INVALIDATE, self._token)
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-
     def _keep(self, generation: int, found: dict[str, FileRecord | None]) -> None:
-        if generation != self._generation or not self.healthy:
+        # fresh() first: it may empty the cache, which the generation check then sees.
+        if not self.fresh() or generation != self._generation:
             return
         for file_id, record in found.items():
             if len(self._entries) >= self._max:
@@ -98,7 +71,7 @@ class CachedStore:
             self._entries[file_id] = record
 
     async def get(self, file_id: str) -> FileRecord | None:
-        if self.healthy:
+        if self.fresh():
             cached = self._entries.get(file_id, _MISSING)
             if cached is not _MISSING:
                 return cached  # type: ignore[return-value]
@@ -108,15 +81,16 @@ class CachedStore:
         return record
 
     async def get_many(self, file_ids: Sequence[str]) -> dict[str, FileRecord]:
-        found: dict[str, FileRecord] = {}
-        missing: list[str] = []
-        healthy = self.healthy
-        for file_id in file_ids:
-            cached = self._entries.get(file_id, _MISSING) if healthy else _MISSING
-            if cached is _MISSING:
-                missing.append(file_id)
-            elif cached is not None:
-                found[file_id] = cached  # type: ignore[assignment]
+        if not self.fresh():
+            return await self._inner.get_many(file_ids)
+        # Comprehensions: a list page asks for 10,000 ids at a time.
+        entries = self._entries
+        cached = {file_id: entries.get(file_id, _MISSING) for file_id in file_ids}
+        missing = [file_id for file_id, record in cached.items() if record is _MISSING]
+        found: dict[str, FileRecord] = {
+            file_id: record for file_id, record in cached.items()  # type: ignore[misc]
+            if record is not _MISSING and record is not None
+        }
         if missing:
             generation = self._generation
             fetched = await self._inner.get_many(missing)
@@ -151,8 +125,85 @@ class CachedStore:
         await self._inner.ping()
 
     async def close(self) -> None:
+        await self._inner.close()
+
+
+class RedisCachedStore(RecordCache):
+    def __init__(self, inner: RecordStore, client: aioredis.Redis, max_entries: int) -> None:
+        super().__init__(inner, max_entries)
+        self._client = client
+        self._heard = 0.0
+        self._token = f"hb:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self._heard < FRESH_SECONDS
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._listen(), name="cache-listen"),
+                       asyncio.create_task(self._beat(), name="cache-heartbeat")]
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.subscribe(INVALIDATE)
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=HEARTBEAT_SECONDS)
+                    if not self.fresh():
+                        self._forget_all()
+                    if message is None:
+                        continue
+                    data = message["data"]
+                    text = data.decode() if isinstance(data, bytes) else str(data)
+                    if text == self._token:
+                        self._heard = time.monotonic()
+                    elif not text.startswith("hb:"):
+                        self._entries.pop(text, None)
+                        self._generation += 1
+            except (RedisError, OSError) as exc:
+                log.warning("cache invalidation channel lost: %s", exc)
+                self._heard = 0.0
+                self._forget_all()
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+            finally:
+                # Bounded: closing must never hang on a connection the store left half-open.
+                with contextlib.suppress(RedisError, OSError, TimeoutError):
+                    async with asyncio.timeout(FRESH_SECONDS):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _beat(self) -> None:
+        while True:
+            with contextlib.suppress(RedisError, OSError):
+                await self._client.publish(INVALIDATE, self._token)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2 * FRESH_SECONDS)
-        await self._inner.close()
+        await super().close()
+
+
+class SqliteCachedStore(RecordCache):
+    def __init__(self, inner: RecordStore, path: Path, max_entries: int) -> None:
+        super().__init__(inner, max_entries)
+        # Autocommit and no busy wait: the probe never holds a transaction open, never blocks.
+        self._probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+        self._version: int | None = None
+
+    def fresh(self) -> bool:
+        try:
+            version = self._probe.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return False
+        if version != self._version:
+            self._forget_all()
+            self._version = version
+        return True
+
+    async def close(self) -> None:
+        self._probe.close()
+        await super().close()

@@ -31,6 +31,10 @@ class SqliteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         self._conn: sqlite3.Connection | None = None
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
     async def open(self) -> None:
         await self._run(self._connect)
 
