@@ -83,14 +83,15 @@ class RecordCache:
     async def get_many(self, file_ids: Sequence[str]) -> dict[str, FileRecord]:
         if not self.fresh():
             return await self._inner.get_many(file_ids)
-        # Comprehensions: a list page asks for 10,000 ids at a time.
         entries = self._entries
-        cached = {file_id: entries.get(file_id, _MISSING) for file_id in file_ids}
-        missing = [file_id for file_id, record in cached.items() if record is _MISSING]
-        found: dict[str, FileRecord] = {
-            file_id: record for file_id, record in cached.items()  # type: ignore[misc]
-            if record is not _MISSING and record is not None
-        }
+        found: dict[str, FileRecord] = {}
+        missing: list[str] = []
+        for file_id in file_ids:  # one pass: a list page asks for 10,000 ids at a time
+            cached = entries.get(file_id, _MISSING)
+            if cached is _MISSING:
+                missing.append(file_id)
+            elif cached is not None:
+                found[file_id] = cached  # type: ignore[assignment]
         if missing:
             generation = self._generation
             fetched = await self._inner.get_many(missing)
