@@ -146,6 +146,11 @@ class Metrics:
     def decision(self, action: str, decision: str, reason: str, purpose: str | None) -> None:
         self._child(self.decisions, action, decision, reason, self.purpose_label(purpose)).inc()
 
+    def store(self, operation: str, elapsed: float, failed: bool) -> None:
+        if failed:
+            self._child(self.store_errors, operation).inc()
+        self._child(self.store_duration, operation).observe(elapsed)
+
     def http(self, route: str, method: str, status: int, elapsed: float) -> None:
         self._child(self.http_requests, route, method, str(status)).inc()
         self._child(self.http_duration, route, method).observe(elapsed)

@@ -20,13 +20,14 @@ class InstrumentedStore:
 
     async def _timed(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()
+        failed = False
         try:
             return await call()
         except StoreUnavailable:
-            self._metrics.store_errors.labels(operation).inc()
+            failed = True
             raise
         finally:
-            self._metrics.store_duration.labels(operation).observe(time.perf_counter() - started)
+            self._metrics.store(operation, time.perf_counter() - started, failed)
 
     async def get(self, file_id: str) -> FileRecord | None:
         return await self._timed("get", lambda: self._inner.get(file_id))
