@@ -99,7 +99,7 @@ class Bench:
             "redis-server", "--bind", HOST, "--port", str(self.ports["redis"]), "--save", "",
             "--appendonly", "no", "--dir", str(run), "--protected-mode", "yes",
         ])
-        self._wait_redis(redis_proc)
+        stack.wait_redis(self.ports["redis"], redis_proc)
         self.redis_url = f"redis://{HOST}:{self.ports['redis']}/0"
         self.sqlite_path = run / "store.db"
         rows = fixtures.records_json(self.ids)
@@ -141,18 +141,6 @@ class Bench:
             stack.wait_http(f"http://{HOST}:{admin[name]}/healthz", timeout=30, proc=started[name])
             self.pids[name] = started[name].pid
         self.pids["aiohttp"] = bare.pid
-
-    def _wait_redis(self, proc: Any) -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError("redis-server exited")
-            ping = subprocess.run(["redis-cli", "-p", str(self.ports["redis"]), "ping"],
-                                  capture_output=True, text=True)
-            if ping.stdout.strip() == "PONG":
-                return
-            time.sleep(0.1)
-        raise RuntimeError("redis-server did not start")
 
     # -- sanity checks -----------------------------------------------------------------------
 

@@ -64,6 +64,17 @@ class Processes:
         self._children.append(proc)
         return proc
 
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop one child now (TERM, then KILL after 10 s)."""
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        self._children.remove(proc)
+
     def close(self) -> None:
         for proc in reversed(self._children):
             if proc.poll() is None:
@@ -87,6 +98,18 @@ def processes(log_dir: Path) -> Iterator[Processes]:
         yield procs
     finally:
         procs.close()
+
+
+def wait_redis(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("redis-server exited")
+        ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
+        if ping.stdout.strip() == "PONG":
+            return
+        time.sleep(0.1)
+    raise RuntimeError("redis-server did not start")
 
 
 def _status_kib(pid: int, field: str) -> int:
