@@ -31,9 +31,9 @@ def store_gets(gateway: Gateway) -> float:
     return gateway.metric("files_gateway_store_operation_duration_seconds_count", operation="get")
 
 
-def test_cache_answers_and_invalidates_across_replicas(replicas: list[Gateway]) -> None:
-    """A replica answers repeat lookups from memory, yet sees another's flag change at once."""
-    first, second = replicas
+def cached_then_made_private(first: Gateway, second: Gateway) -> tuple[str, openai.OpenAI, float]:
+    """alice's file, read by bob through `second` until its cache answers; then alice makes it
+    private through `first`. Returns the file id, bob's client and `second`'s store gets."""
     file_id = first.client("alice").files.create(
         file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch").id
     bob = second.client("bob")
@@ -46,6 +46,13 @@ def test_cache_answers_and_invalidates_across_replicas(replicas: list[Gateway]) 
                    {**ALICE, "Content-Type": "application/json"},
                    json.dumps({"flags": ["private_only"]}).encode())
     assert changed.status == 200
+    return file_id, bob, before
+
+
+def test_cache_answers_and_invalidates_across_replicas(replicas: list[Gateway]) -> None:
+    """A replica answers repeat lookups from memory, yet sees another's flag change at once."""
+    first, second = replicas
+    file_id, bob, _ = cached_then_made_private(first, second)
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
         try:
@@ -97,18 +104,7 @@ def test_sqlite_cache_answers_from_memory_and_sees_every_other_writer_at_once(
     """Two gateways on one SQLite file: repeat lookups come from memory, yet a flag change by
     the other gateway, or a record written by any other connection, counts on the next request."""
     first, second = make_gateway(), make_gateway()  # one records.db between them
-    file_id = first.client("alice").files.create(
-        file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch").id
-    bob = second.client("bob")
-    assert bob.files.retrieve(file_id).id == file_id
-    before = store_gets(second)
-    for _ in range(5):
-        assert bob.files.content(file_id).content == b"{}\n"
-    assert store_gets(second) == before  # served from the cache
-    changed = call(first.url, "POST", f"/gateway/v1/files/{file_id}/access",
-                   {**ALICE, "Content-Type": "application/json"},
-                   json.dumps({"flags": ["private_only"]}).encode())
-    assert changed.status == 200
+    file_id, bob, before = cached_then_made_private(first, second)
     with pytest.raises(openai.PermissionDeniedError) as refused:
         bob.files.content(file_id)  # no wait: the next read asks the database what changed
     assert refused.value.code == "private_only_forbidden"
