@@ -197,7 +197,8 @@ class SqliteCachedStore(RecordCache):
 
     def fresh(self) -> bool:
         try:
-            version = self._probe.execute("PRAGMA data_version").fetchone()[0]
+            # fetchall() steps the statement to its end, so no read transaction stays open.
+            version = self._probe.execute("PRAGMA data_version").fetchall()[0][0]
         except sqlite3.Error:
             return False
         if version != self._version:
