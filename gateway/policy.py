@@ -146,6 +146,27 @@ def decide_owner_only(
     return decide(action, principal, owned, policy, now, file_id)
 
 
+def decide_retag(
+    principal: Principal, record: FileRecord | None, policy: Policy, now: float, file_id: str = ""
+) -> Decision:
+    """The owner, or an admin of the file's org, may change its flags. A caller who may not
+    see the file learns no more than decide() tells; a file without a record has no flags to
+    change, whatever `untracked` says."""
+    if record is None:
+        return _deny(Action.RETAG, 403, "file_untracked", f"File {file_id} is not tracked by the gateway")
+    seen = decide(Action.RETAG, principal, record, policy, now, file_id)
+    if seen.status in (404, 410):
+        return seen
+    if record.owner == principal.name:
+        return _allow(Action.RETAG, "owner")
+    if principal.admin and record.org == principal.org:
+        return _allow(Action.RETAG, "org")
+    return _deny(
+        Action.RETAG, 403, "flags_change_forbidden",
+        "Only the file's owner or an admin of its org may change its flags",
+    )
+
+
 def may_see(principal: Principal, record: FileRecord | None, policy: Policy, now: float) -> bool:
     """decide(LIST, ...).allowed without building a Decision: lists test every item."""
     if record is None:

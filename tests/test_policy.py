@@ -11,6 +11,7 @@ from gateway.policy import (
     Policy,
     decide,
     decide_owner_only,
+    decide_retag,
     decide_upload,
     is_downloadable,
     may_see,
@@ -171,3 +172,30 @@ def test_owner_only_steps(actor: str, expected: tuple[bool, str]) -> None:
     """An Upload's own steps are the owner's alone; the rest of decide() still applies."""
     decision = decide_owner_only(Action.UPLOAD, ACTORS[actor], record(), POLICY, NOW)
     assert (decision.allowed, decision.reason) == expected
+
+
+ADMIN = Principal("root", "acme", admin=True)
+OTHER_ADMIN = Principal("boss", "globex", admin=True)
+FORBIDDEN = (403, "flags_change_forbidden")
+
+
+@pytest.mark.parametrize(
+    ("state", "actor", "expected"),
+    [
+        ("plain", OWNER, OK_OWNER), ("plain", PEER, FORBIDDEN), ("plain", ADMIN, OK_ORG),
+        ("plain", OTHER_ORG, NOT_FOUND), ("plain", OTHER_ADMIN, NOT_FOUND),
+        ("private_only", OWNER, OK_OWNER), ("private_only", PEER, FORBIDDEN),
+        ("private_only", ADMIN, OK_ORG), ("no_download", PEER, FORBIDDEN),
+        ("legacy", PEER, FORBIDDEN), ("legacy", ADMIN, OK_ORG),
+        ("ephemeral_expired", OWNER, EXPIRED), ("ephemeral_expired", ADMIN, EXPIRED),
+        ("deleted", OWNER, NOT_FOUND), ("untracked", OWNER, UNTRACKED), ("untracked", ADMIN, UNTRACKED),
+    ],
+)
+@pytest.mark.parametrize("untracked", ["deny", "allow"])
+def test_retag_table(state: str, actor: Principal, expected: tuple[int, str], untracked: str) -> None:
+    """Flags change by the owner or an admin of the file's org; a file without a record is
+    refused even where untracked files are otherwise allowed (nothing to re-tag)."""
+    policy = dataclasses.replace(POLICY, untracked=untracked)  # type: ignore[arg-type]
+    decision = decide_retag(actor, STATES[state], policy, NOW, "file-abc")
+    assert (decision.status, decision.reason) == expected
+    assert decision.allowed is (expected[0] == 200)

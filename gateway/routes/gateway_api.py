@@ -10,10 +10,10 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.enforce import decision_error, path_id, scope
-from gateway.errors import GatewayError, invalid_access_flag
+from gateway.errors import invalid_access_flag
 from gateway.json_body import read_json
 from gateway.matrix import as_json, as_markdown
-from gateway.policy import Action, Decision, Policy, decide
+from gateway.policy import Action, Policy, decide, decide_retag
 from gateway.principal import Principal
 from gateway.records import EPHEMERAL, KNOWN_FLAGS, FileRecord
 
@@ -79,18 +79,11 @@ async def retag(request: web.Request) -> web.StreamResponse:
         record = await app[keys.STORE].get(file_id)
         decision.record = record
         principal = decision.principal
-        seen = decide(Action.RETAG, principal, record, effective_policy(request), time.time(), file_id)
-        if record is None or seen.status in (404, 410):
-            raise decision_error(decision.decided(seen))
-        if record.owner == principal.name:
-            decision.decided(Decision(Action.RETAG, True, "owner"))
-        elif principal.admin and record.org == principal.org:
-            decision.decided(Decision(Action.RETAG, True, "org"))
-        else:
-            raise decision.refused(GatewayError(
-                403, "flags_change_forbidden",
-                "Only the file's owner or an admin of its org may change its flags",
-            ))
+        verdict = decision.decided(
+            decide_retag(principal, record, effective_policy(request), time.time(), file_id)
+        )
+        if record is None or not verdict.allowed:
+            raise decision_error(verdict)
         _, body = await read_json(request, 64 * 1024)
         flags = _flags(body)
         expires_at = record.expires_at
