@@ -11,10 +11,10 @@ from aiohttp import web
 from gateway import keys
 from gateway.decisions import DecisionScope
 from gateway.deprecation import note_purpose
-from gateway.errors import GatewayError, invalid_file_id
+from gateway.errors import GatewayError, invalid_access_flag, invalid_file_id
 from gateway.policy import Action, Decision, Policy, decide, is_downloadable
 from gateway.principal import Principal
-from gateway.records import FileRecord
+from gateway.records import FileRecord, FlagError, merge_flag_sources
 
 # OpenAI ids are short, plain tokens (file-…, upload_…, batch_…); anything else is refused
 # before any store lookup or upstream call (DESIGN §7 invalid_file_id).
@@ -34,6 +34,20 @@ def raw_id(request: web.Request, name: str = "file_id") -> str:
 
 def path_id(request: web.Request, name: str = "file_id") -> str:
     return plain_id(request.match_info[name])
+
+
+def access_flags(header: str | None, field: str | None) -> frozenset[str]:
+    """The flags asked for by the X-File-Access header or the form's `access` field."""
+    try:
+        return merge_flag_sources(header, field)
+    except FlagError as exc:
+        raise invalid_access_flag(str(exc)) from exc
+
+
+def upload_flags(policy: Policy, purpose: str, header: str | None, field: str | None) -> frozenset[str]:
+    """The flags a new file or Upload starts with: those asked for, plus its purpose's defaults."""
+    rule = policy.rule(purpose)
+    return access_flags(header, field) | (rule.default_flags if rule is not None else frozenset())
 
 
 def decision_error(decision: Decision) -> GatewayError:

@@ -11,11 +11,20 @@ from aiohttp import hdrs, web
 from gateway import keys
 from gateway.decisions import DecisionScope
 from gateway.deprecation import note_purpose
-from gateway.enforce import decide_file, decision_error, gateway_view, path_id, raw_id, scope
-from gateway.errors import GatewayError, file_too_large, invalid_access_flag, store_unavailable
+from gateway.enforce import (
+    access_flags,
+    decide_file,
+    decision_error,
+    gateway_view,
+    path_id,
+    raw_id,
+    scope,
+    upload_flags,
+)
+from gateway.errors import GatewayError, file_too_large, store_unavailable
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
-from gateway.records import EPHEMERAL, FileRecord, FlagError, merge_flag_sources
+from gateway.records import EPHEMERAL, FileRecord
 from gateway.routes.responses import json_response, read_json
 from gateway.store import StoreUnavailable
 from gateway.upstream import relay
@@ -30,11 +39,8 @@ async def create_file(request: web.Request) -> web.StreamResponse:
     settings = app[keys.SETTINGS]
     async with scope(request, Action.UPLOAD) as decision:
         header_flags = request.headers.get(ACCESS_HEADER)
-        try:
-            if header_flags is not None:
-                merge_flag_sources(header_flags, None)
-        except FlagError as exc:
-            raise invalid_access_flag(str(exc)) from exc
+        if header_flags is not None:
+            access_flags(header_flags, None)  # refused before a byte of the body is read
         if (request.content_length or 0) > settings.max_upload_bytes + 1024 * 1024:
             raise file_too_large(settings.max_upload_bytes)
         if not request.content_type.startswith("multipart/"):
@@ -63,12 +69,7 @@ async def _upload(
         raise decision_error(verdict)
 
     def final_flags() -> frozenset[str]:
-        try:
-            flags = merge_flag_sources(header_flags, form.access)
-        except FlagError as exc:
-            raise invalid_access_flag(str(exc)) from exc
-        rule = policy.rule(form.purpose or "")
-        return flags | (rule.default_flags if rule is not None else frozenset())
+        return upload_flags(policy, form.purpose or "", header_flags, form.access)
 
     flags = final_flags()
 

@@ -10,10 +10,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import decision_error, gateway_view, path_id, raw_id, scope
+from gateway.enforce import decision_error, gateway_view, path_id, raw_id, scope, upload_flags
 from gateway.errors import file_too_large, invalid_access_flag, store_unavailable
 from gateway.policy import Action, decide_owner_only, decide_upload
-from gateway.records import EPHEMERAL, FlagError, merge_flag_sources
+from gateway.records import EPHEMERAL
 from gateway.routes.files import ACCESS_HEADER
 from gateway.routes.forward import read_body, send
 from gateway.routes.holders import UPLOADS, new_record, record_derived
@@ -32,13 +32,9 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
         if not isinstance(body, dict):
             raise invalid_access_flag("The Upload body must be a JSON object")
         access = body.pop("access", None)
-        try:
-            flags = merge_flag_sources(
-                request.headers.get(ACCESS_HEADER), str(access) if access is not None else None
-            )
-        except FlagError as exc:
-            raise invalid_access_flag(str(exc)) from exc
         purpose = str(body.get("purpose") or "")
+        flags = upload_flags(policy, purpose, request.headers.get(ACCESS_HEADER),
+                             str(access) if access is not None else None)
         decision.purpose = purpose
         verdict = decision.decided(decide_upload(purpose, policy))
         if not verdict.allowed:
@@ -46,8 +42,6 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
         declared = body.get("bytes")
         if isinstance(declared, int) and declared > settings.max_upload_bytes:
             raise file_too_large(settings.max_upload_bytes)
-        rule = policy.rule(purpose)
-        flags |= rule.default_flags if rule is not None else frozenset()
         if EPHEMERAL in flags and "expires_after" not in body:
             body["expires_after"] = {"anchor": "created_at", "seconds": policy.ephemeral_ttl_seconds}
         response = await send(request, "/v1/uploads", decision, body=json.dumps(body).encode())
