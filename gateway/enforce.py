@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -76,20 +77,24 @@ def scope(
     )
 
 
+Decider = Callable[[Action, Principal, FileRecord | None, Policy, float, str], Decision]
+
+
 async def decide_file(
     request: web.Request, decision_scope: DecisionScope, action: Action, file_id: str,
-    fallback: FileRecord | None = None,
+    fallback: FileRecord | None = None, decider: Decider = decide,
 ) -> FileRecord | None:
     """Look up, decide and refuse in one step; returns the record when the action is allowed.
-    `fallback` stands in for a missing record (e.g. a file a container made itself)."""
+    `fallback` stands in for a missing record (e.g. a file a container made itself); `decider`
+    is decide() unless the step has rules of its own (e.g. decide_owner_only)."""
     app = request.app
     record = await app[keys.STORE].get(file_id) or fallback
     decision_scope.record = record
     if record is not None:
         note_purpose(request, app[keys.SETTINGS].policy, record.purpose)
     decision = decision_scope.decided(
-        decide(action, decision_scope.principal, record, app[keys.SETTINGS].policy, time.time(),
-               file_id)
+        decider(action, decision_scope.principal, record, app[keys.SETTINGS].policy, time.time(),
+                file_id)
     )
     if not decision.allowed:
         raise decision_error(decision)

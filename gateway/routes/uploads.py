@@ -4,13 +4,12 @@ file recorded with everything it inherits from its Upload (issue 4 §3)."""
 from __future__ import annotations
 
 import json
-import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import decision_error, gateway_view, path_id, raw_id, scope, upload_flags
+from gateway.enforce import decide_file, decision_error, gateway_view, path_id, raw_id, scope, upload_flags
 from gateway.errors import file_too_large, invalid_access_flag, store_unavailable
 from gateway.policy import Action, decide_owner_only, decide_upload
 from gateway.records import EPHEMERAL
@@ -63,18 +62,10 @@ def owner_only(*, completes: bool = False, stream: bool = False) -> Handler:
     """Only the Upload's owner may add parts, complete or cancel it."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        app = request.app
         async with scope(request, Action.UPLOAD, raw_id(request, "object_id"),
                          api=UPLOADS.api) as decision:
-            upload_id = path_id(request, "object_id")
-            record = await app[keys.STORE].get(upload_id)
-            decision.record = record
-            verdict = decision.decided(decide_owner_only(
-                Action.UPLOAD, decision.principal, record, app[keys.SETTINGS].policy, time.time(),
-                upload_id,
-            ))
-            if not verdict.allowed:
-                raise decision_error(verdict)
+            record = await decide_file(request, decision, Action.UPLOAD,
+                                       path_id(request, "object_id"), decider=decide_owner_only)
             raw = None if stream or not request.body_exists else (await read_body(request))[0]
             response = await send(request, ROUTE, decision, body=raw, stream=stream)
         if not completes or response.status != 200 or record is None:
