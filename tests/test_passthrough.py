@@ -124,6 +124,23 @@ def test_upstream_down_gives_502(gateway: Gateway) -> None:
     assert gateway.metric("files_gateway_upstream_errors_total", reason="connect") == 1
 
 
+def test_upstream_failures_are_counted_by_reason(
+    make_gateway: GatewayFactory, sandbox: Sandbox
+) -> None:
+    """A 5xx answer is relayed and counted as status_5xx; an answer slower than
+    upstream.timeout_seconds gives 504 upstream_timeout and is counted as timeout."""
+    gateway = make_gateway(**{"upstream.timeout_seconds": 0.5})
+    sandbox.faults({"status": {"GET /v1/models": 503}, "delay": {"GET /v1/batches": 2}})
+    failed = call(gateway.url, "GET", "/v1/models", ALICE)
+    assert failed.status == 503
+    assert gateway.metric("files_gateway_upstream_errors_total", reason="status_5xx") == 1
+    slow = call(gateway.url, "GET", "/v1/batches", ALICE, timeout=10)
+    assert (slow.status, slow.code) == (504, "upstream_timeout")
+    assert slow.headers["x-gateway-reason"] == "upstream_timeout"
+    assert gateway.metric("files_gateway_upstream_errors_total", reason="timeout") == 1
+    assert gateway.metric("files_gateway_upstream_errors_total", reason="connect") == 0
+
+
 def test_upstream_cookies_never_ride_along(make_gateway: GatewayFactory, sandbox: Sandbox) -> None:
     """The upstream sets a cookie on every answer, as Cloudflare does for api.openai.com: it
     reaches no caller, and no later request, of the same caller or another, sends it back."""
