@@ -37,9 +37,6 @@ class Ids:
     filler: list[str]    # other orgs' records, so the store holds `total` records
     big: str             # the 1 GiB file
 
-    def all_records(self) -> int:
-        return len(self.allowed) + len(self.blocked) + len(self.listed) + len(self.filler) + 1
-
 
 def make_ids(*, hot: int = 1000, listed: int = 100_000, total: int = 1_000_000) -> Ids:
     """OpenAI-shaped ids (`file-` and 22 url-safe characters), the same on every run."""
