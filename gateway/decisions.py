@@ -11,10 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway import keys
-from gateway.audit import EVENT, AuditLog
+from gateway.audit import EVENT
 from gateway.errors import GatewayError
 from gateway.ids import unique_id
-from gateway.metrics import Metrics
 from gateway.policy import Action, Decision
 from gateway.principal import Principal
 from gateway.records import FileRecord
@@ -27,21 +26,19 @@ class DecisionScope:
 
     request: web.Request
     action: Action
-    principal: Principal
-    metrics: Metrics
-    audit: AuditLog
-    policy_version: str
     api: str = "files"
     file_id: str | None = None
     record: FileRecord | None = None
     purpose: str | None = None
-    decision: Decision | None = None
     upstream_status: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     _outcome: tuple[str, str] | None = None
 
+    @property
+    def principal(self) -> Principal:
+        return self.request[keys.PRINCIPAL]
+
     def decided(self, decision: Decision) -> Decision:
-        self.decision = decision
         self._outcome = ("allow" if decision.allowed else "deny", decision.reason)
         return decision
 
@@ -73,8 +70,9 @@ class DecisionScope:
     def _write(self, decision: str, reason: str) -> None:
         record = self.record
         purpose = record.purpose if record is not None else self.purpose
-        self.metrics.decision(self.action.value, decision, reason, purpose)
-        request = self.request
+        request, principal = self.request, self.principal
+        app = request.app
+        app[keys.METRICS].decision(self.action.value, decision, reason, purpose)
         route = request.match_info.route.resource
         event: dict[str, Any] = {
             "event": EVENT,
@@ -89,15 +87,16 @@ class DecisionScope:
             "flags": sorted(record.flags) if record is not None else [],
             "owner": record.owner if record is not None else None,
             "owner_org": record.org if record is not None else None,
-            "principal": self.principal.name,
-            "org": self.principal.org,
-            "key_fingerprint": self.principal.key_fingerprint or None,
+            "principal": principal.name,
+            "org": principal.org,
+            "key_fingerprint": principal.key_fingerprint or None,
             "api": self.api,
             "method": request.method,
             "route": route.canonical if route is not None else None,
             "upstream_status": self.upstream_status,
-            "policy_version": record.policy_version if record is not None else self.policy_version,
+            "policy_version": (record.policy_version if record is not None
+                               else app[keys.SETTINGS].policy.version),
             "client_ip": request.remote,
         }
         event.update(self.extra)
-        self.audit.emit(event)
+        app[keys.AUDIT].emit(event)

@@ -64,17 +64,7 @@ def decision_error(decision: Decision) -> GatewayError:
 def scope(
     request: web.Request, action: Action, file_id: str | None = None, api: str = "files"
 ) -> DecisionScope:
-    app = request.app
-    return DecisionScope(
-        request=request,
-        action=action,
-        principal=request[keys.PRINCIPAL],
-        metrics=app[keys.METRICS],
-        audit=app[keys.AUDIT],
-        policy_version=app[keys.SETTINGS].policy.version,
-        api=api,
-        file_id=file_id,
-    )
+    return DecisionScope(request=request, action=action, api=api, file_id=file_id)
 
 
 Decider = Callable[[Action, Principal, FileRecord | None, Policy, float, str], Decision]
