@@ -21,7 +21,7 @@ from gateway.routes.forward import is_json, read_body, send
 from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, new_record
 from gateway.routes.objects import decided
 from gateway.routes.paged import ListSpec, filtered_list
-from gateway.routes.responses import json_response, read_json
+from gateway.routes.responses import json_response, upstream_json
 from gateway.upstream import relay
 
 # Files a container made itself (code interpreter outputs) have no record of their own.
@@ -52,8 +52,7 @@ def attach(holder: Holder) -> Handler:
         response = await send(request, holder.collection + "/{object_id}/files", body=raw)
         if response.status != 200 or parent is None:
             return await relay(request, response)
-        async with response:
-            obj = await read_json(response)
+        obj = await upstream_json(response)
         store = request.app[keys.STORE]
         gained = inherited_flags(records)
         if not gained <= parent.flags:
@@ -72,8 +71,7 @@ async def _container_upload(request: web.Request, parent: FileRecord | None) -> 
     response = await send(request, CONTAINERS.collection + "/{object_id}/files", stream=True)
     if response.status != 200 or parent is None:
         return await relay(request, response)
-    async with response:
-        obj = await read_json(response)
+    obj = await upstream_json(response)
     record = new_record(request, str(obj["id"]), "container.file", CONTAINER_OUTPUT, parent.flags,
                         derived_from=parent.file_id)
     await request.app[keys.STORE].put(record)

@@ -25,7 +25,7 @@ from gateway.errors import GatewayError, file_too_large, store_unavailable
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
 from gateway.records import EPHEMERAL, FileRecord
-from gateway.routes.responses import json_response, read_json
+from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
 from gateway.upstream import relay
 
@@ -95,11 +95,10 @@ async def _upload(
         if rewriter.error is not None:
             raise rewriter.error from None
         raise
-    async with response:
-        decision.upstream_status = response.status
-        if response.status != 200:
-            return await relay(request, response)
-        file_object = await read_json(response)
+    decision.upstream_status = response.status
+    if response.status != 200:
+        return await relay(request, response)
+    file_object = await upstream_json(response)
     app[keys.METRICS].bytes.labels("upload").inc(form.file_bytes)
     record = _new_record(request, file_object, flags, form.expires_seconds)
     decision.record = record
@@ -213,8 +212,7 @@ async def _forward_json(
     decision.upstream_status = response.status
     if response.status != 200 or method != "GET":
         return await relay(request, response)
-    async with response:
-        body = await read_json(response)
+    body = await upstream_json(response)
     body["gateway"] = gateway_view(request, record)
     return json_response(request, body, response)
 

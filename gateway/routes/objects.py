@@ -18,7 +18,7 @@ from gateway.references import check_refs, inherited_flags, refuse_inline
 from gateway.routes.forward import read_body, send
 from gateway.routes.holders import Holder, new_record, record_derived
 from gateway.routes.paged import filtered_list
-from gateway.routes.responses import json_response, read_json
+from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
 from gateway.upstream import relay
 
@@ -31,8 +31,7 @@ def create(holder: Holder) -> Handler:
         response = await send(request, holder.collection, body=raw)
         if response.status != 200:
             return await relay(request, response)
-        async with response:
-            obj = await read_json(response)
+        obj = await upstream_json(response)
         purpose = str(obj.get("purpose") or "")
         record = new_record(request, str(obj["id"]), holder.kind, purpose, inherited_flags(records))
         try:
@@ -60,8 +59,7 @@ def retrieve(holder: Holder, *, derive: bool = True) -> Handler:
         response = await send(request, holder.collection + "/{object_id}")
         if not derive or response.status != 200 or record is None:
             return await relay(request, response)
-        async with response:
-            obj = await read_json(response)
+        obj = await upstream_json(response)
         await record_derived(request, holder, record, obj)
         return json_response(request, obj, response)
 

@@ -20,7 +20,7 @@ from gateway.enforce import decision_error, plain_id
 from gateway.errors import GatewayError
 from gateway.policy import Action, Decision, decide, may_see
 from gateway.records import FileRecord
-from gateway.routes.responses import json_response, read_json
+from gateway.routes.responses import json_response, upstream_json
 from gateway.upstream import relay
 
 Annotate = Callable[[dict[str, Any], FileRecord | None], None]
@@ -78,8 +78,7 @@ async def filtered_list(
         scope.upstream_status = response.status
         if response.status != 200:
             return await relay(request, response)
-        async with response:
-            body = await read_json(response)
+        body = await upstream_json(response)
         data: list[dict[str, Any]] = body.get("data") or []
         seen += len(data)
         ids = [str(item.get("id")) for item in data]

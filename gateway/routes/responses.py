@@ -26,6 +26,8 @@ def json_response(
     )
 
 
-async def read_json(upstream: aiohttp.ClientResponse) -> Any:
-    """The upstream's JSON body; orjson parses a 10k-item list page several times faster."""
-    return orjson.loads(await upstream.read())
+async def upstream_json(upstream: aiohttp.ClientResponse) -> Any:
+    """The upstream's JSON body, read and the connection released; orjson parses a 10k-item
+    list page several times faster than json."""
+    async with upstream:
+        return orjson.loads(await upstream.read())

@@ -16,7 +16,7 @@ from gateway.records import EPHEMERAL
 from gateway.routes.files import ACCESS_HEADER
 from gateway.routes.forward import read_body, send
 from gateway.routes.holders import UPLOADS, new_record, record_derived
-from gateway.routes.responses import json_response, read_json
+from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
 from gateway.upstream import relay
 
@@ -46,8 +46,7 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
         response = await send(request, "/v1/uploads", decision, body=json.dumps(body).encode())
         if response.status != 200:
             return await relay(request, response)
-        async with response:
-            obj = await read_json(response)
+        obj = await upstream_json(response)
         record = new_record(request, str(obj["id"]), UPLOADS.kind, purpose, flags)
         decision.record = record
         decision.file_id = record.file_id
@@ -70,8 +69,7 @@ def owner_only(*, completes: bool = False, stream: bool = False) -> Handler:
             response = await send(request, ROUTE, decision, body=raw, stream=stream)
         if not completes or response.status != 200 or record is None:
             return await relay(request, response)
-        async with response:
-            obj = await read_json(response)
+        obj = await upstream_json(response)
         derived = await record_derived(request, UPLOADS, record, obj)
         file = obj.get("file")
         if isinstance(file, dict):
