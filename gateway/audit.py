@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import orjson
-from prometheus_client import Counter
 
 from gateway.metrics import Metrics
 
@@ -71,16 +70,12 @@ class SinkOutcomes:
         self._log = logging.getLogger("files_gateway.audit")
         self._last_logged: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
-        self._ok: dict[str, Counter] = {}
 
     def ok(self, sink: str, count: int = 1) -> None:
-        counter = self._ok.get(sink)
-        if counter is None:
-            counter = self._ok[sink] = self._metrics.audit_events.labels(sink, "ok")
-        counter.inc(count)
+        self._metrics.audit_result(sink, "ok", count)
 
     def failed(self, sink: str, error: BaseException | str, count: int = 1) -> None:
-        self._metrics.audit_events.labels(sink, "error").inc(count)
+        self._metrics.audit_result(sink, "error", count)
         now = self._clock()
         last = self._last_logged.get(sink)
         if last is not None and now - last < self._interval:

@@ -151,6 +151,16 @@ class Metrics:
             self._child(self.store_errors, operation).inc()
         self._child(self.store_duration, operation).observe(elapsed)
 
+    def upstream_error(self, reason: str) -> None:
+        self._child(self.upstream_errors, reason).inc()
+
+    def audit_result(self, sink: str, result: str, count: int = 1) -> None:
+        self._child(self.audit_events, sink, result).inc(count)
+
+    def bytes_counter(self, direction: str) -> Any:
+        """The bound counter of one direction, for a relay that counts chunk by chunk."""
+        return self._child(self.bytes, direction)
+
     def http(self, route: str, method: str, status: int, elapsed: float) -> None:
         self._child(self.http_requests, route, method, str(status)).inc()
         self._child(self.http_duration, route, method).observe(elapsed)

@@ -129,16 +129,16 @@ class Upstream:
                 allow_redirects=False, skip_auto_headers=(hdrs.USER_AGENT,),
             )
         except TimeoutError as exc:
-            self._metrics.upstream_errors.labels("timeout").inc()
+            self._metrics.upstream_error("timeout")
             raise upstream_timeout() from exc
         except aiohttp.ClientConnectionError as exc:
-            self._metrics.upstream_errors.labels("connect").inc()
+            self._metrics.upstream_error("connect")
             raise upstream_unavailable() from exc
         except aiohttp.ClientError as exc:
-            self._metrics.upstream_errors.labels("protocol").inc()
+            self._metrics.upstream_error("protocol")
             raise upstream_unavailable() from exc
         if response.status >= 500:
-            self._metrics.upstream_errors.labels("status_5xx").inc()
+            self._metrics.upstream_error("status_5xx")
         self._metrics.upstream(route, response.status, time.perf_counter() - started)
         return response
 
@@ -150,7 +150,7 @@ async def relay(
     download's bytes are counted in files_gateway_bytes_total."""
     headers = response_headers(response.headers)
     headers["x-request-id"] = request[keys.REQUEST_ID]
-    counter = request.app[keys.METRICS].bytes.labels("download") if download else None
+    counter = request.app[keys.METRICS].bytes_counter("download") if download else None
     length = response.content_length
     if length is not None and length <= CHUNK:
         # A body that fits one chunk goes out whole with its headers: fewer steps per small file.

@@ -99,7 +99,7 @@ async def _upload(
     if response.status != 200:
         return await relay(request, response)
     file_object = await upstream_json(response)
-    app[keys.METRICS].bytes.labels("upload").inc(form.file_bytes)
+    app[keys.METRICS].bytes_counter("upload").inc(form.file_bytes)
     record = _new_record(request, file_object, flags, form.expires_seconds)
     decision.record = record
     decision.file_id = record.file_id
