@@ -67,23 +67,17 @@ async def create_batch(request: web.Request) -> web.Response:
         endpoint,
         now,
     )
-    output_file = await state.files.add(
-        output,
-        filename=f"{batch_id}_output.jsonl",
-        purpose="batch_output",
-        size=output.stat().st_size,
-        ttl=output_ttl,
-    )
+
+    async def keep(path: Path, kind: str) -> str:
+        size = (await asyncio.to_thread(path.stat)).st_size
+        added = await state.files.add(path, filename=f"{batch_id}_{kind}.jsonl",
+                                      purpose="batch_output", size=size, ttl=output_ttl)
+        return added.id
+
+    output_file_id = await keep(output, "output")
     error_file_id = None
     if counts["failed"]:
-        error_file = await state.files.add(
-            errors,
-            filename=f"{batch_id}_error.jsonl",
-            purpose="batch_output",
-            size=errors.stat().st_size,
-            ttl=output_ttl,
-        )
-        error_file_id = error_file.id
+        error_file_id = await keep(errors, "error")
     else:
         errors.unlink(missing_ok=True)
     state.batches[batch_id] = {
@@ -95,7 +89,7 @@ async def create_batch(request: web.Request) -> web.Response:
         "input_file_id": input_id,
         "completion_window": window,
         "status": "completed",
-        "output_file_id": output_file.id,
+        "output_file_id": output_file_id,
         "error_file_id": error_file_id,
         "created_at": now,
         "in_progress_at": now,
