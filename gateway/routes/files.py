@@ -25,6 +25,7 @@ from gateway.errors import GatewayError, file_too_large, store_unavailable
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
 from gateway.records import EPHEMERAL, FileRecord
+from gateway.routes.holders import new_record
 from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
 from gateway.upstream import relay
@@ -115,20 +116,13 @@ async def _upload(
 def _new_record(
     request: web.Request, file_object: dict[str, Any], flags: frozenset[str], ttl: int | None
 ) -> FileRecord:
-    principal = request[keys.PRINCIPAL]
     created_at = int(file_object.get("created_at") or time.time())
     expires_at = file_object.get("expires_at")
     if expires_at is None and EPHEMERAL in flags and ttl is not None:
         expires_at = created_at + ttl
-    return FileRecord(
-        file_id=str(file_object["id"]),
-        owner=principal.name,
-        org=principal.org,
-        purpose=str(file_object.get("purpose", "")),
-        flags=flags,
-        created_at=created_at,
-        policy_version=request.app[keys.SETTINGS].policy.version,
-        expires_at=int(expires_at) if expires_at is not None else None,
+    return new_record(
+        request, str(file_object["id"]), "file", str(file_object.get("purpose", "")), flags,
+        created_at=created_at, expires_at=int(expires_at) if expires_at is not None else None,
     )
 
 

@@ -62,13 +62,15 @@ UPLOADS = Holder("upload", "uploads", "/v1/uploads",
 def new_record(
     request: web.Request, object_id: str, kind: str, purpose: str, flags: frozenset[str],
     derived_from: str | None = None, created_at: int | None = None,
+    expires_at: int | None = None,
 ) -> FileRecord:
+    """What the caller just created: theirs, in their org, under the policy in force now."""
     principal = request[keys.PRINCIPAL]
     return FileRecord(
         file_id=object_id, owner=principal.name, org=principal.org, purpose=purpose,
         flags=flags, created_at=created_at or int(time.time()),
         policy_version=request.app[keys.SETTINGS].policy.version,
-        derived_from=derived_from, kind=kind,
+        expires_at=expires_at, derived_from=derived_from, kind=kind,
     )
 
 
