@@ -28,6 +28,9 @@ _RESPONSE_ALLOW = frozenset(
     }
 )
 _REQUEST_PREFIXES = ("x-stainless-",)
+# aiohttp adds its own User-Agent unless told to skip it; telling it costs a header copy and a
+# new CIMultiDict per request, so only when the caller sent none (the SDK always sends one).
+_NO_USER_AGENT = (hdrs.USER_AGENT,)
 _RESPONSE_PREFIXES = ("x-ratelimit-",)
 CHUNK = 256 * 1024
 
@@ -126,7 +129,8 @@ class Upstream:
         try:
             response = await self._session.request(
                 method, self.base_url + path_qs, headers=headers, data=data,
-                allow_redirects=False, skip_auto_headers=(hdrs.USER_AGENT,),
+                allow_redirects=False,
+                skip_auto_headers=None if hdrs.USER_AGENT in headers else _NO_USER_AGENT,
             )
         except TimeoutError as exc:
             self._metrics.upstream_error("timeout")

@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from tests.conftest import Gateway
+from tests.http import call
 
 
 def upload(gateway: Gateway, who: str = "alice", purpose: str = "batch", access: str | None = None,
@@ -170,3 +171,15 @@ async def test_async_client_flow(gateway: Gateway) -> None:
         await peer.files.retrieve(created.id)
     await client.close()
     await peer.close()
+
+
+def test_user_agent_goes_up_as_sent_and_none_is_added(gateway: Gateway) -> None:
+    """The SDK's User-Agent reaches the upstream unchanged; without one, none is made up."""
+    file_id = upload(gateway)
+    gateway.client("alice").files.content(file_id)
+    sent = [r for r in gateway.sandbox.requests() if r["path"].endswith("/content")][-1]
+    assert sent["headers"]["user-agent"].startswith("OpenAI/Python ")
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "GET", f"/v1/files/{file_id}/content", {"Authorization": "Bearer sk-alice"})
+    assert reply.status == 200, reply.body
+    assert "user-agent" not in {name.lower() for name in gateway.sandbox.requests()[-1]["headers"]}
