@@ -8,10 +8,26 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+# What the openai SDK (3.51, sync client) sends with every call besides Authorization and Accept
+# (shared/reference/openai-api-facts.md): every proxy in the bench filters the same headers.
+SDK_HEADERS = {
+    "User-Agent": "OpenAI/Python 3.51.0",
+    "Accept-Encoding": "gzip, deflate",
+    "x-stainless-lang": "python",
+    "x-stainless-package-version": "3.51.0",
+    "x-stainless-os": "Linux",
+    "x-stainless-arch": "x64",
+    "x-stainless-runtime": "CPython",
+    "x-stainless-runtime-version": "3.11.7",
+    "x-stainless-async": "false",
+    "x-stainless-retry-count": "0",
+    "x-stainless-read-timeout": "600",
+}
 LUA = """\
 local ids = {{ {ids} }}
 local n, i = #ids, 0
 wrk.headers["Authorization"] = "Bearer {token}"
+{headers}
 function setup(thread)
   thread:set("offset", math.random(n))
 end
@@ -44,8 +60,15 @@ class WrkResult:
 
 
 def write_script(path: Path, ids: list[str], token: str, prefix: str, suffix: str) -> Path:
+    """Requests as the SDK sends them: `files.content` asks for application/binary, the rest
+    for application/json."""
     quoted = ", ".join(json.dumps(i) for i in ids)
-    path.write_text(LUA.format(ids=quoted, token=token, prefix=prefix, suffix=suffix))
+    accept = "application/binary" if suffix == "/content" else "application/json"
+    headers = "\n".join(
+        f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}"
+        for name, value in {**SDK_HEADERS, "Accept": accept}.items()
+    )
+    path.write_text(LUA.format(ids=quoted, token=token, prefix=prefix, suffix=suffix, headers=headers))
     return path
 
 
