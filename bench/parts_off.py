@@ -9,11 +9,11 @@ in this process, before it starts.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 import gateway.decisions
+import gateway.logs
 import gateway.metrics
 from gateway.cli import main
 
@@ -28,7 +28,13 @@ def switch_off(parts: set[str]) -> None:
     if "audit" in parts:  # the event and its decision metric
         gateway.decisions.DecisionScope._write = _nothing  # type: ignore[method-assign]
     if "request_log" in parts:
-        logging.getLogger("files_gateway.requests").disabled = True
+        opened = gateway.logs.RequestLog.__init__
+
+        def never_enabled(log: gateway.logs.RequestLog, *args: Any) -> None:
+            opened(log, *args)
+            log.enabled = False
+
+        gateway.logs.RequestLog.__init__ = never_enabled  # type: ignore[method-assign]
     if "metrics" in parts:  # the per-request series; the in-flight gauge stays
         for name in ("http", "decision", "upstream", "store"):
             setattr(gateway.metrics.Metrics, name, _nothing)

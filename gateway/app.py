@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -15,6 +14,7 @@ from gateway.deprecation import add_deprecation_headers, deprecation_check
 from gateway.errors import invalid_file_id
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
+from gateway.logs import RequestLog
 from gateway.maintenance import maintenance_ctx
 from gateway.metrics import Metrics
 from gateway.middleware import (
@@ -78,8 +78,7 @@ def create_app(
         middlewares=[
             request_middleware(
                 metrics=metrics, readiness=readiness,
-                request_log=logging.getLogger("files_gateway.requests"),
-                request_log_level=logging.getLevelName(settings.request_log_level.upper()),
+                request_log=RequestLog(settings.request_log_level, settings.log_level),
                 checks=(path_guard, identity_check(resolver), deprecation_check(settings.policy)),
             ),
         ],

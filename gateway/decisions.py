@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -18,6 +17,9 @@ from gateway.policy import Action, Decision
 from gateway.principal import Principal
 from gateway.records import FileRecord
 from gateway.store import StoreUnavailable
+from gateway.timestamps import utc_iso
+
+_TIMESTAMPS = utc_iso()
 
 
 @dataclass
@@ -76,7 +78,7 @@ class DecisionScope:
         route = request.match_info.route.resource
         event: dict[str, Any] = {
             "event": EVENT,
-            "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "timestamp": _TIMESTAMPS.now(),
             "decision_id": unique_id(),
             "request_id": request.get(keys.REQUEST_ID),
             "action": self.action.value,

@@ -20,6 +20,7 @@ from gateway.errors import GatewayError, invalid_file_id, store_unavailable
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
 from gateway.ids import unique_id
+from gateway.logs import RequestLog
 from gateway.metrics import Metrics, method_label
 from gateway.store import StoreUnavailable
 
@@ -54,8 +55,7 @@ def _body_bytes(response: web.StreamResponse | None) -> int:
 
 
 def request_middleware(
-    *, metrics: Metrics, readiness: Readiness, request_log: logging.Logger,
-    request_log_level: int = logging.INFO, checks: Sequence[Check] = (),
+    *, metrics: Metrics, readiness: Readiness, request_log: RequestLog, checks: Sequence[Check] = (),
 ) -> Middleware:
     checks = tuple(checks)
 
@@ -95,14 +95,14 @@ def request_middleware(
             route, elapsed = _route_label(request), time.perf_counter() - started
             method = method_label(request.method)
             metrics.http(route, method, status, elapsed)
-            principal = request.get(keys.PRINCIPAL)
-            # The canonical line (issue #5): the route template, never the raw path.
-            request_log.log(
-                request_log_level,
-                "method=%s route=%s status=%s duration_ms=%.1f bytes=%d request_id=%s key=%s",
-                method, route, status, elapsed * 1000, _body_bytes(response), request_id,
-                (principal.key_fingerprint or "-") if principal else "-",
-            )
+            if request_log.enabled:
+                principal = request.get(keys.PRINCIPAL)
+                key = (principal.key_fingerprint or "-") if principal else "-"
+                # The canonical line (issue #5): the route template, never the raw path.
+                request_log.write(
+                    f"method={method} route={route} status={status} duration_ms={elapsed * 1000:.1f} "
+                    f"bytes={_body_bytes(response)} request_id={request_id} key={key}"
+                )
 
     return middleware
 

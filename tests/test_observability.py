@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -19,6 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.identity import fingerprint
+from gateway.logs import REQUEST_LOGGER
 from tests.cli_processes import Processes
 from tests.conftest import Gateway, Sandbox, identity_keys, make_settings, start_gateway
 from tests.http import call
@@ -121,28 +122,45 @@ async def test_series_do_not_grow_with_distinct_files_keys_or_paths(
 
 @pytest.mark.parametrize("level", ["debug", "info", "warning"])
 def test_one_canonical_request_line_at_the_configured_level(
-    sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture, level: str
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], level: str
 ) -> None:
-    """Each request logs one line: route template, status, duration, bytes, request id, key."""
+    """Each request logs one line on stderr, in the process log's format: route template,
+    status, duration, bytes, request id, key."""
     settings = make_settings(
-        sandbox.url, f"sqlite:///{tmp_path / 'r.db'}", request_log_level=level
+        sandbox.url, f"sqlite:///{tmp_path / 'r.db'}", request_log_level=level, log_level="debug"
     )
+    capsys.readouterr()
     gateway = Gateway(start_gateway(sandbox, settings), sandbox, settings)
     try:
-        with caplog.at_level(logging.DEBUG, logger="files_gateway.requests"):
-            reply = call(gateway.url, "GET", "/v1/files/file-abc123/content",
-                         {**ALICE, "x-request-id": "req-canonical-1"})
+        reply = call(gateway.url, "GET", "/v1/files/file-abc123/content",
+                     {**ALICE, "x-request-id": "req-canonical-1"})
     finally:
         gateway.close()
     assert reply.status == 403
-    lines = [r for r in caplog.records if r.name == "files_gateway.requests"]
-    assert len(lines) == 1
-    assert lines[0].levelname == level.upper()
-    message = lines[0].getMessage()
+    lines = [line for line in capsys.readouterr().err.splitlines() if REQUEST_LOGGER in line]
+    assert len(lines) == 1, lines
+    stamp, _, rest = lines[0].partition(f" {level.upper()} {REQUEST_LOGGER} ")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", stamp), lines[0]
+    message = rest
     assert message.startswith("method=GET route=/v1/files/{file_id}/content status=403 duration_ms=")
     assert f"bytes={len(reply.body)} request_id=req-canonical-1 key={fingerprint('sk-alice')[:16]}" \
         in message
     assert "file-abc123" not in message and "sk-alice" not in message
+
+
+def test_request_line_below_the_process_log_level_is_not_written(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """request_log_level debug under log_level info writes no request line."""
+    settings = make_settings(sandbox.url, f"sqlite:///{tmp_path / 'r.db'}", request_log_level="debug")
+    capsys.readouterr()
+    gateway = Gateway(start_gateway(sandbox, settings), sandbox, settings)
+    try:
+        reply = call(gateway.url, "GET", "/v1/files/file-abc123/content", ALICE)
+    finally:
+        gateway.close()
+    assert reply.status == 403
+    assert REQUEST_LOGGER not in capsys.readouterr().err
 
 
 
