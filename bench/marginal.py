@@ -7,7 +7,8 @@ all on 127.0.0.1. Under allowed small downloads at c=32 (wrk), it measures reque
 and the process's CPU time per request, once with everything on and once with each part
 switched off through bench/parts_off.py; the difference is what that part costs. Each variant
 is started alone, so no idle gateway shares the machine with the measured one, and the rounds
-alternate the variants so drift on a shared machine spreads over all of them.
+alternate the variants so drift on a shared machine spreads over all of them. Last, it times
+the upstream client alone (bench/client_cost.py): aiohttp's against a bare asyncio protocol.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import client_cost
 import fixtures
 import load
 import stack
@@ -104,6 +106,7 @@ def main() -> int:
                     procs.stop(gateway)
                     print(f"[marginal] round {round_ + 1} {name}: {rows[name][-1][0]:.0f} rps, "
                           f"{rows[name][-1][1]:.1f} µs CPU/request", file=sys.stderr, flush=True)
+            clients = client_cost.measure(f"{upstream}/v1/files/{ids.allowed[0]}/content", fixtures.TOKEN)
     finally:
         shutil.rmtree(run, ignore_errors=True)
     base_cpu = statistics.median(cpu for _, cpu in rows["everything on"])
@@ -123,6 +126,13 @@ def main() -> int:
         print(f"| {name} | {rps:,.0f} | {cpu:.0f} | {cost} |")
     print(f"\nFor 0.90× the bare proxy, the gateway may spend {bare_cpu / 0.9 - bare_cpu:.0f} µs a request "
           "beyond it.")
+    print("\nOne upstream request at a time, in this process (bench/client_cost.py), median of 3:\n")
+    print("| upstream client | CPU µs / request |")
+    print("|---|---:|")
+    for name, cpu in clients.items():
+        print(f"| {name} | {cpu:.0f} |")
+    print(f"\naiohttp's client beyond the least an asyncio client does: "
+          f"{clients['aiohttp'] - clients['bare protocol']:.0f} µs a request.")
     return 0
 
 

@@ -1,0 +1,104 @@
+"""What aiohttp's client costs per upstream request, against the least any asyncio client does
+(issue 6): the prize of a client of our own, measured rather than guessed.
+
+Both send the same GET with the SDK's headers over one kept-alive connection and read a small
+body, one request at a time, in this process; the figure is this process's CPU time per request.
+- `aiohttp`: a ClientSession set up as gateway/upstream.py sets it up.
+- `bare protocol`: an asyncio.Protocol that writes prebuilt request bytes and waits for
+  Content-Length bytes after the header block; no parser, no timeouts, no pool, no errors. No
+  real client can be this cheap, so the difference is an upper bound on what one could save.
+
+Called by bench/marginal.py, against its nginx upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+import aiohttp
+from load import SDK_HEADERS
+
+WARMUP = 500
+
+
+class _OneAtATime(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[bytes] | None = None
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None:
+            return
+        head = bytes(self._buffer[:end]).lower()
+        start = head.find(b"\r\ncontent-length:")
+        length = int(head[start + 17:head.find(b"\r\n", start + 2)]) if start >= 0 else 0
+        if len(self._buffer) >= end + 4 + length:
+            body = bytes(self._buffer[end + 4:end + 4 + length])
+            del self._buffer[:end + 4 + length]
+            self.waiter.set_result(body)
+
+
+async def _timed(one: Callable[[], Awaitable[bytes]], count: int) -> float:
+    for _ in range(WARMUP):
+        await one()
+    started = time.process_time()
+    for _ in range(count):
+        await one()
+    return (time.process_time() - started) / count * 1e6
+
+
+async def aiohttp_cost(url: str, headers: dict[str, str], count: int) -> float:
+    session = aiohttp.ClientSession(
+        auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=600),
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+    )
+
+    async def one() -> bytes:
+        async with session.get(url, headers=headers, allow_redirects=False) as response:
+            return await response.read()
+
+    try:
+        return await _timed(one, count)
+    finally:
+        await session.close()
+
+
+async def protocol_cost(url: str, headers: dict[str, str], count: int) -> float:
+    parts = urlsplit(url)
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_connection(_OneAtATime, parts.hostname, parts.port)
+    lines = [f"GET {parts.path} HTTP/1.1", f"Host: {parts.netloc}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    async def one() -> bytes:
+        protocol.waiter = loop.create_future()
+        transport.write(request)
+        return await protocol.waiter
+
+    try:
+        return await _timed(one, count)
+    finally:
+        transport.close()
+
+
+def measure(url: str, token: str, *, count: int = 10_000, rounds: int = 3) -> dict[str, float]:
+    """Median CPU µs per request of each client, rounds alternating between them."""
+    headers = {**SDK_HEADERS, "Accept": "application/binary", "Authorization": f"Bearer {token}"}
+    samples: dict[str, list[float]] = {"aiohttp": [], "bare protocol": []}
+    for _ in range(rounds):
+        samples["aiohttp"].append(asyncio.run(aiohttp_cost(url, headers, count)))
+        samples["bare protocol"].append(asyncio.run(protocol_cost(url, headers, count)))
+    return {name: statistics.median(values) for name, values in samples.items()}
