@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 REASON_HEADER = "x-gateway-reason"
@@ -50,9 +50,7 @@ class GatewayError(Exception):
             # their own retry policy there, honouring Retry-After.
             headers["x-should-retry"] = "false"
         return web.Response(
-            status=self.status,
-            text=json.dumps(self.body()),
-            content_type="application/json",
+            status=self.status, body=orjson.dumps(self.body()), content_type="application/json",
             headers=headers,
         )
 
