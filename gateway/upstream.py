@@ -28,10 +28,10 @@ _RESPONSE_ALLOW = frozenset(
     }
 )
 _REQUEST_PREFIXES = ("x-stainless-",)
+_RESPONSE_PREFIXES = ("x-ratelimit-",)
 # aiohttp adds its own User-Agent unless told to skip it; telling it costs a header copy and a
 # new CIMultiDict per request, so only when the caller sent none (the SDK always sends one).
 _NO_USER_AGENT = (hdrs.USER_AGENT,)
-_RESPONSE_PREFIXES = ("x-ratelimit-",)
 CHUNK = 256 * 1024
 
 
