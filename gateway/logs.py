@@ -37,8 +37,13 @@ class RequestLog:
         self._stamps = local_log()
 
     def write(self, message: str) -> None:
-        self._stream.write(f"{self._stamps.now()}{self._middle}{message}\n")
-        self._stream.flush()
+        try:
+            self._stream.write(f"{self._stamps.now()}{self._middle}{message}\n")
+            self._stream.flush()
+        except (OSError, ValueError):
+            # A closed or broken stderr loses the line, as logging's handlers do; it must never
+            # fail the request the line is about.
+            pass
 
 
 def _severity(level: str) -> int:

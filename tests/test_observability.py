@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import shutil
 import signal
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -229,3 +231,25 @@ def test_workers_share_one_correct_metrics_endpoint(
     gateway.send_signal(signal.SIGTERM)
     assert gateway.wait(timeout=30) == 0
     assert not metrics_dirs[0].exists()
+
+
+
+class BrokenStream(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError("the log collector went away")
+
+
+def test_a_broken_stderr_loses_the_request_line_not_the_request(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With stderr broken, requests are still answered as before; only their lines are lost."""
+    monkeypatch.setattr(sys, "stderr", BrokenStream())
+    settings = make_settings(sandbox.url, f"sqlite:///{tmp_path / 'r.db'}")
+    gateway = Gateway(start_gateway(sandbox, settings), sandbox, settings)
+    try:
+        refused = call(gateway.url, "GET", "/v1/files/file-abc123/content", ALICE)
+        listed = call(gateway.url, "GET", "/v1/files", ALICE)
+    finally:
+        gateway.close()
+    assert (refused.status, refused.code) == (403, "file_untracked")
+    assert listed.status == 200 and listed.json()["object"] == "list"
