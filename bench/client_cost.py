@@ -42,7 +42,8 @@ class _OneAtATime(asyncio.Protocol):
             return
         head = bytes(self._buffer[:end]).lower()
         start = head.find(b"\r\ncontent-length:")
-        length = int(head[start + 17:head.find(b"\r\n", start + 2)]) if start >= 0 else 0
+        stop = head.find(b"\r\n", start + 2)
+        length = int(head[start + 17:stop if stop >= 0 else None]) if start >= 0 else 0
         if len(self._buffer) >= end + 4 + length:
             body = bytes(self._buffer[end + 4:end + 4 + length])
             del self._buffer[:end + 4 + length]

@@ -141,9 +141,8 @@ def test_one_canonical_request_line_at_the_configured_level(
     assert reply.status == 403
     lines = [line for line in capsys.readouterr().err.splitlines() if REQUEST_LOGGER in line]
     assert len(lines) == 1, lines
-    stamp, _, rest = lines[0].partition(f" {level.upper()} {REQUEST_LOGGER} ")
+    stamp, _, message = lines[0].partition(f" {level.upper()} {REQUEST_LOGGER} ")
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", stamp), lines[0]
-    message = rest
     assert message.startswith("method=GET route=/v1/files/{file_id}/content status=403 duration_ms=")
     assert f"bytes={len(reply.body)} request_id=req-canonical-1 key={fingerprint('sk-alice')[:16]}" \
         in message
@@ -231,7 +230,6 @@ def test_workers_share_one_correct_metrics_endpoint(
     gateway.send_signal(signal.SIGTERM)
     assert gateway.wait(timeout=30) == 0
     assert not metrics_dirs[0].exists()
-
 
 
 class BrokenStream(io.StringIO):
