@@ -3,7 +3,7 @@
 
 Both send the same GET with the SDK's headers over one kept-alive connection and read a small
 body, one request at a time, in this process; the figure is this process's CPU time per request.
-- `aiohttp`: a ClientSession set up as gateway/upstream.py sets it up.
+- `aiohttp`: the gateway's own session, from gateway.upstream.client_session.
 - `bare protocol`: an asyncio.Protocol that writes prebuilt request bytes and waits for
   Content-Length bytes after the header block; no parser, no timeouts, no pool, no errors. No
   real client can be this cheap, so the difference is an upper bound on what one could save.
@@ -19,21 +19,18 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-import aiohttp
-from load import SDK_HEADERS
+from load import sdk_headers
+
+from gateway.settings import UpstreamSettings
+from gateway.upstream import client_session
 
 WARMUP = 500
 
 
 class _OneAtATime(asyncio.Protocol):
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[bytes] | None = None
         self._buffer = bytearray()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -60,11 +57,7 @@ async def _timed(one: Callable[[], Awaitable[bytes]], count: int) -> float:
 
 
 async def aiohttp_cost(url: str, headers: dict[str, str], count: int) -> float:
-    session = aiohttp.ClientSession(
-        auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-        timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=600),
-        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-    )
+    session = client_session(UpstreamSettings(url=url))
 
     async def one() -> bytes:
         async with session.get(url, headers=headers, allow_redirects=False) as response:
@@ -97,7 +90,7 @@ async def protocol_cost(url: str, headers: dict[str, str], count: int) -> float:
 
 def measure(url: str, token: str, *, count: int = 10_000, rounds: int = 3) -> dict[str, float]:
     """Median CPU µs per request of each client, rounds alternating between them."""
-    headers = {**SDK_HEADERS, "Accept": "application/binary", "Authorization": f"Bearer {token}"}
+    headers = {**sdk_headers("/content"), "Authorization": f"Bearer {token}"}
     samples: dict[str, list[float]] = {"aiohttp": [], "bare protocol": []}
     for _ in range(rounds):
         samples["aiohttp"].append(asyncio.run(aiohttp_cost(url, headers, count)))

@@ -59,14 +59,18 @@ class WrkResult:
     socket_errors: int
 
 
+def sdk_headers(suffix: str) -> dict[str, str]:
+    """The SDK's headers for a path ending in `suffix`, Authorization aside."""
+    return {**SDK_HEADERS, "Accept": "application/binary" if suffix == "/content" else "application/json"}
+
+
 def write_script(path: Path, ids: list[str], token: str, prefix: str, suffix: str) -> Path:
     """Requests as the SDK sends them: `files.content` asks for application/binary, the rest
     for application/json."""
     quoted = ", ".join(json.dumps(i) for i in ids)
-    accept = "application/binary" if suffix == "/content" else "application/json"
     headers = "\n".join(
         f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}"
-        for name, value in {**SDK_HEADERS, "Accept": accept}.items()
+        for name, value in sdk_headers(suffix).items()
     )
     path.write_text(LUA.format(ids=quoted, token=token, prefix=prefix, suffix=suffix, headers=headers))
     return path

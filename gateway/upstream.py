@@ -64,6 +64,22 @@ def response_headers(headers: Headers) -> CIMultiDict[str]:
     return _filter(headers, _RESPONSE_ALLOW, _RESPONSE_PREFIXES)
 
 
+def client_session(settings: UpstreamSettings) -> aiohttp.ClientSession:
+    """The session the gateway sends every upstream request through (bench/client_cost.py
+    times it as it is)."""
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=settings.connect_timeout_seconds, sock_read=settings.timeout_seconds,
+    )
+    # auto_decompress=False keeps bytes and Content-Length true end to end. No cookie jar:
+    # a cookie the upstream sets for one caller must never ride along with another's request.
+    return aiohttp.ClientSession(
+        timeout=timeout,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+    )
+
+
 class Upstream:
     def __init__(self, settings: UpstreamSettings, metrics: Metrics) -> None:
         self._settings = settings
@@ -72,19 +88,7 @@ class Upstream:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=self._settings.connect_timeout_seconds,
-            sock_read=self._settings.timeout_seconds,
-        )
-        # auto_decompress=False keeps bytes and Content-Length true end to end. No cookie jar:
-        # a cookie the upstream sets for one caller must never ride along with another's request.
-        self._session = aiohttp.ClientSession(
-            timeout=timeout,
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-        )
+        self._session = client_session(self._settings)
 
     @property
     def ready(self) -> bool:
