@@ -48,6 +48,17 @@ def test_invalid_ids_are_refused_without_lookup_or_upstream(gateway: Gateway, pa
     assert store_ops(gateway) == before
 
 
+def test_refusals_are_json_in_openais_error_shape(gateway: Gateway) -> None:
+    """A refusal answers application/json (no charset, as the gateway's other JSON answers) with
+    OpenAI's error object."""
+    reply = call(gateway.url, "GET", "/v1/files/file-abc;x=1/content", ALICE)
+    assert reply.status == 400
+    assert reply.headers["content-type"] == "application/json"
+    error = reply.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_file_id", "file_id")
+    assert error["type"] == "invalid_request_error"
+
+
 def test_passthrough_headers_allow_list(gateway: Gateway) -> None:
     """Hop-by-hop, Connection-named and unknown headers are stripped; API headers pass."""
     gateway.sandbox.clear()
