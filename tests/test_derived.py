@@ -201,6 +201,24 @@ def test_vector_store_file_list_hides_invisible_files(gateway: Gateway) -> None:
     assert untracked.encode() not in listed.body
 
 
+def test_file_batch_list_hides_invisible_files(gateway: Gateway) -> None:
+    """A file batch's file list is filtered like the store's own: no id the caller may not see."""
+    store = gateway.client("alice").vector_stores.create(name="s")
+    mine = upload(gateway, "bob", "assistants")
+    untracked = gateway.sandbox.seed("assistants")
+    raw = call(gateway.sandbox.url, "POST", f"/v1/vector_stores/{store.id}/file_batches", auth("alice"),
+               json.dumps({"file_ids": [mine, untracked]}).encode())
+    assert raw.status == 200, raw.body
+    batch_id = raw.json()["id"]
+    listed = gateway.client("alice").vector_stores.file_batches.list_files(
+        batch_id, vector_store_id=store.id)
+    assert [item.id for item in listed.data] == [mine]
+    assert not listed.has_more
+    hidden = call(gateway.url, "GET", f"/v1/vector_stores/{store.id}/file_batches/{batch_id}/files"
+                  f"?after={untracked}", auth("alice"))
+    assert (hidden.status, hidden.json()["error"]["code"]) == (403, "file_untracked")
+
+
 def test_container_file_content_follows_underlying_file(gateway: Gateway) -> None:
     """Container file content follows the download rule of the file it was made from."""
     container = call(gateway.url, "POST", "/v1/containers", auth("alice"),

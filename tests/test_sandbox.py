@@ -624,10 +624,19 @@ def test_vector_store_files_and_content(client: OpenAI) -> None:
     assert sorted(f.id for f in client.vector_stores.files.list(store.id)) == sorted([first.id, second.id])
     pages = list(client.vector_stores.files.content(first.id, vector_store_id=store.id))
     assert [(p.type, p.text) for p in pages] == [("text", "alpha")]
-    batch = client.vector_stores.file_batches.create(store.id, file_ids=[first.id])
+    batch = client.vector_stores.file_batches.create(store.id, file_ids=[first.id, second.id])
     assert (batch.object, batch.status) == ("vector_store.files_batch", "completed")
+    assert client.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id).id == batch.id
+    listed = client.vector_stores.file_batches.list_files(batch.id, vector_store_id=store.id, order="asc")
+    assert [f.id for f in listed] == [first.id, second.id]
+    assert not client.vector_stores.file_batches.list_files(
+        batch.id, vector_store_id=store.id, filter="failed").data
     client.files.delete(first.id)
     assert [f.id for f in client.vector_stores.files.list(store.id)] == [second.id]
+    assert [f.id for f in client.vector_stores.file_batches.list_files(
+        batch.id, vector_store_id=store.id)] == [second.id]
+    with pytest.raises(openai.NotFoundError):
+        client.vector_stores.file_batches.retrieve("vsfb_none", vector_store_id=store.id)
     assert client.vector_stores.delete(store.id).deleted
 
 

@@ -78,13 +78,15 @@ async def _container_upload(request: web.Request, parent: FileRecord | None) -> 
     return json_response(request, obj, response)
 
 
-def members(holder: Holder) -> Handler:
-    spec = ListSpec(holder.collection + "/{object_id}/files", holder.collection + "/{object_id}/files",
-                    100, 20, ("order", "filter"))
+def members(holder: Holder, below: str = "/files") -> Handler:
+    """The holder's files, or a file batch's (`below`), each shown only to who may see it."""
+    route = holder.collection + "/{object_id}" + below
+    spec = ListSpec(route, route, 100, 20, ("order", "filter"))
 
     async def handler(request: web.Request) -> web.StreamResponse:
         parent = await decided(request, holder, Action.RETRIEVE)
-        upstream_path = request.path
+        # Forwarded as sent: only the holder's id was checked, and a decoded path could carry a `?`.
+        upstream_path = request.rel_url.raw_path
         async with scope(request, Action.LIST, request.query.get("after"), api=holder.api) as s:
             return await filtered_list(
                 request, s, dataclasses.replace(spec, upstream_path=upstream_path),
@@ -118,4 +120,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
         router.add_get(files + "/{file_id}", member(holder, Action.RETRIEVE))
         router.add_delete(files + "/{file_id}", member(holder, Action.DELETE))
         router.add_get(files + "/{file_id}/content", member(holder, Action.DOWNLOAD))
-    router.add_post(VECTOR_STORES.collection + "/{object_id}/file_batches", attach(VECTOR_STORES))
+    batches = VECTOR_STORES.collection + "/{object_id}/file_batches"
+    router.add_post(batches, attach(VECTOR_STORES))
+    router.add_get(batches + "/{batch_id}/files", members(VECTOR_STORES, "/file_batches/{batch_id}/files"))

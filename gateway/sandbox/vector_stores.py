@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .errors import ApiError, found, invalid_type, missing_parameter
+from .errors import ApiError, found, invalid_type, missing_parameter, not_found
 from .forms import read_json
 from .keys import STATE
 from .pagination import cursor_list
@@ -88,6 +88,8 @@ async def delete_store(request: web.Request) -> web.Response:
     state, store = _store(request)
     del state.vector_stores[store["id"]]
     del state.vector_store_files[store["id"]]
+    for batch_id in [b for b, batch in state.file_batches.items() if batch["vector_store_id"] == store["id"]]:
+        del state.file_batches[batch_id], state.file_batch_ids[batch_id]
     return web.json_response({"id": store["id"], "object": "vector_store.deleted", "deleted": True})
 
 
@@ -149,16 +151,41 @@ async def create_file_batch(request: web.Request) -> web.Response:
     ids = check_references(state, {"file_ids": body.get("file_ids"), "files": body.get("files")})
     for file_id in ids:
         _attach(state, store, file_id, body)
-    return web.json_response(
-        {
-            "id": new_id("vsfb_"),
-            "object": "vector_store.files_batch",
-            "created_at": state.clock.now(),
-            "vector_store_id": store["id"],
-            "status": "completed",
-            "file_counts": file_counts(len(ids)),
-        }
-    )
+    batch: JsonObject = {
+        "id": new_id("vsfb_"),
+        "object": "vector_store.files_batch",
+        "created_at": state.clock.now(),
+        "vector_store_id": store["id"],
+        "status": "completed",
+        "file_counts": file_counts(len(ids)),
+    }
+    state.file_batches[batch["id"]] = batch
+    state.file_batch_ids[batch["id"]] = ids
+    return web.json_response(batch)
+
+
+def _batch(request: web.Request) -> tuple[SandboxState, JsonObject, JsonObject]:
+    state, store = _store(request)
+    batch_id = request.match_info["batch_id"]
+    batch = state.file_batches.get(batch_id)
+    if batch is None or batch["vector_store_id"] != store["id"]:
+        raise not_found("VectorStoreFileBatch", batch_id)
+    return state, store, batch
+
+
+async def retrieve_file_batch(request: web.Request) -> web.Response:
+    return web.json_response(_batch(request)[2])
+
+
+async def list_file_batch_files(request: web.Request) -> web.Response:
+    """The batch's files still in the store, narrowed by ``filter`` (a status) when given."""
+    state, store, batch = _batch(request)
+    attached = state.vector_store_files[store["id"]]
+    wanted = request.query.get("filter")
+    members = [attached[f] for f in state.file_batch_ids[batch["id"]] if f in attached]
+    if wanted is not None:
+        members = [f for f in members if f["status"] == wanted]
+    return web.json_response(cursor_list(request, members))
 
 
 def routes() -> list[web.RouteDef]:
@@ -173,4 +200,6 @@ def routes() -> list[web.RouteDef]:
         web.get(base + "/files/{file_id}", retrieve_file),
         web.get(base + "/files/{file_id}/content", file_content),
         web.post(f"{base}/file_batches", create_file_batch),
+        web.get(base + "/file_batches/{batch_id}", retrieve_file_batch),
+        web.get(base + "/file_batches/{batch_id}/files", list_file_batch_files),
     ]
