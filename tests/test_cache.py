@@ -123,3 +123,21 @@ def test_sqlite_cache_answers_from_memory_and_sees_every_other_writer_at_once(
     asyncio.run(tombstone())
     with pytest.raises(openai.NotFoundError):
         alice.files.retrieve(file_id)
+
+
+def test_a_list_longer_than_the_cache_leaves_hot_records_in_it(make_gateway: GatewayFactory) -> None:
+    """A list fills only the cache's free room: downloads of a hot file stay in memory after
+    a list of more files than the cache holds."""
+    gateway = make_gateway(cache_entries=4)
+    alice = gateway.client("alice")
+    hot = alice.files.create(file=("h.jsonl", io.BytesIO(b"{}\n")), purpose="batch").id
+    for n in range(10):
+        alice.files.create(file=(f"{n}.jsonl", io.BytesIO(b"{}\n")), purpose="batch")
+    assert alice.files.content(hot).content == b"{}\n"
+    before = store_gets(gateway)
+    assert alice.files.content(hot).content == b"{}\n"
+    assert store_gets(gateway) == before  # the hot record is cached
+    for _ in range(2):
+        assert len(alice.files.list(limit=100).data) == 11
+        assert alice.files.content(hot).content == b"{}\n"
+    assert store_gets(gateway) == before

@@ -61,14 +61,20 @@ class RecordCache:
         self._entries.clear()
         self._generation += 1
 
-    def _keep(self, generation: int, found: dict[str, FileRecord | None]) -> None:
+    def _keep(self, generation: int, found: dict[str, FileRecord | None], *, evict: bool) -> None:
+        """`evict` is for single lookups only: a list reads records once each, and letting it
+        push out the oldest would flush every hot record with one long list (and, with a list
+        longer than the cache, leave nothing of it for the next one either)."""
         # fresh() first: it may empty the cache, which the generation check then sees.
         if not self.fresh() or generation != self._generation:
             return
+        entries = self._entries
         for file_id, record in found.items():
-            if len(self._entries) >= self._max:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[file_id] = record
+            if len(entries) >= self._max:
+                if not evict:
+                    return
+                entries.pop(next(iter(entries)))
+            entries[file_id] = record
 
     async def get(self, file_id: str) -> FileRecord | None:
         if self.fresh():
@@ -77,7 +83,7 @@ class RecordCache:
                 return cached  # type: ignore[return-value]
         generation = self._generation
         record = await self._inner.get(file_id)
-        self._keep(generation, {file_id: record})
+        self._keep(generation, {file_id: record}, evict=True)
         return record
 
     async def get_many(self, file_ids: Sequence[str]) -> dict[str, FileRecord]:
@@ -95,7 +101,7 @@ class RecordCache:
         if missing:
             generation = self._generation
             fetched = await self._inner.get_many(missing)
-            self._keep(generation, {file_id: fetched.get(file_id) for file_id in missing})
+            self._keep(generation, {file_id: fetched.get(file_id) for file_id in missing}, evict=False)
             found.update(fetched)
         return found
 
