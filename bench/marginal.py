@@ -14,7 +14,6 @@ the upstream client alone (bench/client_cost.py): aiohttp's against a bare async
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import client_cost
 import fixtures
-import load
+import small_downloads
 import stack
 
 HOST = stack.HOST
@@ -34,20 +33,6 @@ VARIANTS: tuple[tuple[str, str], ...] = (
     ("metrics off", "metrics"),
     ("all three off", "audit,request_log,metrics"),
 )
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def measure(url: str, pid: int, script: Path, seconds: int) -> tuple[float, float]:
-    """(requests a second, CPU microseconds per request) of one wrk run, warm-up included."""
-    before = cpu_seconds(pid)
-    result = load.wrk(url, script, connections=32, seconds=seconds, warmup=0)
-    used = cpu_seconds(pid) - before
-    return result.rps, used / result.requests * 1e6
 
 
 def main() -> int:
@@ -61,43 +46,20 @@ def main() -> int:
             return 2
     run = Path(tempfile.mkdtemp(prefix="fgw-marginal-"))
     run.chmod(0o755)
-    ids = fixtures.make_ids(total=20_000, listed=10_000)
-    rows: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in (("bare aiohttp proxy", ""), *VARIANTS)}
+    names = ("bare aiohttp proxy", *(name for name, _ in VARIANTS))
+    rows: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    measure = small_downloads.measure
     try:
-        with stack.processes(run) as procs:
-            ports = {name: stack.free_port() for name in ("direct", "sink", "nginx", "aiohttp", "redis")}
-            www = run / "www"
-            fixtures.write_www(www, ids, 1 << 20)
-            for sub in ("nginx-body", "nginx-proxy", "nginx-fastcgi", "nginx-uwsgi", "nginx-scgi"):
-                (run / sub).mkdir(exist_ok=True)
-            conf = run / "nginx.conf"
-            conf.write_text(fixtures.nginx_conf(
-                run=run, fast=run, www=www, big=ids.big, upstream_port=ports["direct"],
-                sink_port=ports["sink"], proxy_port=ports["nginx"], workers=os.cpu_count() or 1,
-            ))
-            nginx = procs.start("nginx", ["nginx", "-e", str(run / "nginx-error.log"), "-p", str(run), "-c", str(conf)])
-            redis_proc = procs.start("redis", [
-                "redis-server", "--bind", HOST, "--port", str(ports["redis"]), "--save", "",
-                "--appendonly", "no", "--dir", str(run),
-            ])
-            upstream = f"http://{HOST}:{ports['direct']}"
-            stack.wait_http(f"{upstream}/v1/files/x/content", proc=nginx)
-            stack.wait_redis(ports["redis"], redis_proc)
-            fixtures.populate_redis(ports["redis"], fixtures.records_json(ids))
-            config = run / "gateway.yaml"
-            config.write_text(fixtures.gateway_config(max_upload=64 << 20))
-            script = load.write_script(run / "small.lua", ids.allowed, fixtures.TOKEN, "/v1/files/", "/content")
-            bare = procs.start("aiohttp", [stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
-                                           "--listen", f"{HOST}:{ports['aiohttp']}", "--upstream", upstream])
-            bare_url = f"http://{HOST}:{ports['aiohttp']}"
-            stack.wait_http(bare_url + "/", proc=bare)
+        with stack.processes(run) as procs, small_downloads.setting(run, procs) as setting:
+            script = setting.script
             for round_ in range(args.rounds):
-                rows["bare aiohttp proxy"].append(measure(bare_url, bare.pid, script, args.seconds))
+                bare = measure(setting.bare_url, setting.bare_pid, script, args.seconds)
+                rows["bare aiohttp proxy"].append(bare)
                 order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
                 for name, parts in order:
                     port, admin = stack.free_port(), stack.free_port()
-                    argv = stack.gateway_argv(config=config, upstream=upstream, port=port, admin_port=admin,
-                                              store=f"redis://{HOST}:{ports['redis']}/0")
+                    argv = stack.gateway_argv(config=setting.config, upstream=setting.upstream, port=port,
+                                              admin_port=admin, store=setting.stores["redis"])
                     argv[1:3] = [str(stack.REPO / "bench" / "parts_off.py")]
                     gateway = procs.start(f"gw-{round_}-{name}", argv, env={"FGW_PARTS_OFF": parts},
                                           stdout_to_null=True)
@@ -106,7 +68,7 @@ def main() -> int:
                     procs.stop(gateway)
                     print(f"[marginal] round {round_ + 1} {name}: {rows[name][-1][0]:.0f} rps, "
                           f"{rows[name][-1][1]:.1f} µs CPU/request", file=sys.stderr, flush=True)
-            clients = client_cost.measure(f"{upstream}/v1/files/{ids.allowed[0]}/content", fixtures.TOKEN)
+            clients = client_cost.measure(setting.allowed_url, fixtures.TOKEN)
     finally:
         shutil.rmtree(run, ignore_errors=True)
     base_cpu = statistics.median(cpu for _, cpu in rows["everything on"])

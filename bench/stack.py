@@ -52,12 +52,13 @@ class Processes:
 
     def start(
         self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None,
-        stdout_to_null: bool = False,
+        stdout_to_null: bool = False, cwd: Path = REPO,
     ) -> subprocess.Popen[bytes]:
+        """`cwd` is also where `python -m gateway` imports the gateway from (bench/ab.py)."""
         stderr = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - owned by the child
         stdout = subprocess.DEVNULL if stdout_to_null else stderr
         proc = subprocess.Popen(
-            list(argv), stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, cwd=REPO,
+            list(argv), stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, cwd=cwd,
             env={**os.environ, **(env or {})}, start_new_session=True,
         )
         stderr.close()
