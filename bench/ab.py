@@ -82,12 +82,7 @@ def main() -> int:
                         count=args.instructions)
                     print(f"[ab] {name}: {counted[name]:,.0f} instructions a request", file=sys.stderr,
                           flush=True)
-                port = stack.free_port()
-                counted[BARE] = small_downloads.instructions(
-                    procs, "cg-bare", [stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
-                                       "--listen", f"{HOST}:{port}", "--upstream", setting.upstream],
-                    cwd=stack.REPO, port=port, ready_url=f"http://{HOST}:{port}/", file_ids=setting.allowed,
-                    count=args.instructions)
+                counted[BARE] = small_downloads.bare_instructions(procs, setting, args.instructions)
             for round_ in range(0 if args.instructions else args.rounds):
                 for name in names if round_ % 2 == 0 else names[::-1]:
                     port, admin = stack.free_port(), stack.free_port()

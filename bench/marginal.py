@@ -1,6 +1,7 @@
 """What each part of the gateway's per-request work costs (issue 6).
 
     python bench/marginal.py [--seconds 8] [--rounds 2]
+    python bench/marginal.py --instructions 400
 
 The same upstream as bench/run.py (nginx), the gateway with Redis and the bare aiohttp proxy,
 all on 127.0.0.1. Under allowed small downloads at c=32 (wrk), it measures requests a second
@@ -9,6 +10,9 @@ switched off through bench/parts_off.py; the difference is what that part costs.
 is started alone, so no idle gateway shares the machine with the measured one, and the rounds
 alternate the variants so drift on a shared machine spreads over all of them. Last, it times
 the upstream client alone (bench/client_cost.py): aiohttp's against a bare asyncio protocol.
+With --instructions N each variant is counted once in instructions a request under callgrind
+instead (bench/small_downloads.py), with the SQLite store, which, unlike time, repeats to a
+fraction of a percent.
 """
 
 from __future__ import annotations
@@ -35,10 +39,51 @@ VARIANTS: tuple[tuple[str, str], ...] = (
 )
 
 
+def cost(name: str, everything_on: float, measured: float, unit: str) -> str:
+    """The last column: what the parts switched off in `name` cost, or, for the bare proxy,
+    all of the gateway's own work."""
+    saved = everything_on - measured
+    if name == "bare aiohttp proxy":
+        return f"gateway's own work: {unit.format(saved)}"
+    if name == "everything on":
+        return "—"
+    return f"{unit.format(saved)} ({saved / everything_on:.1%})"
+
+
+def _gateway_argv(setting: small_downloads.Setting, port: int, admin: int, store: str = "redis") -> list[str]:
+    argv = stack.gateway_argv(config=setting.config, upstream=setting.upstream, port=port,
+                              admin_port=admin, store=setting.stores[store])
+    argv[1:3] = [str(stack.REPO / "bench" / "parts_off.py")]
+    return argv
+
+
+def count_instructions(procs: stack.Processes, setting: small_downloads.Setting, count: int) -> int:
+    counted = {"bare aiohttp proxy": small_downloads.bare_instructions(procs, setting, count)}
+    for name, parts in VARIANTS:
+        port, admin = stack.free_port(), stack.free_port()
+        counted[name] = small_downloads.instructions(
+            procs, f"cg-{parts or 'none'}", _gateway_argv(setting, port, admin, "sqlite"),
+            cwd=stack.REPO, port=port,
+            ready_url=f"http://{HOST}:{admin}/healthz", file_ids=setting.allowed, count=count,
+            env={"FGW_PARTS_OFF": parts})
+        print(f"[marginal] {name}: {counted[name]:,.0f} instructions a request", file=sys.stderr, flush=True)
+    base = counted["everything on"]
+    # SQLite: Redis's cache heartbeat runs on a timer and would add 0.7 % of noise.
+    print(f"Allowed small downloads (1 KiB), one at a time, SQLite store, instructions of {count} "
+          "requests (callgrind)\n")
+    print("| variant | instructions / request | cost of what is off |")
+    print("|---|---:|---:|")
+    for name, instructions in counted.items():
+        print(f"| {name} | {instructions:,.0f} | {cost(name, base, instructions, '{:,.0f}')} |")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--instructions", type=int, metavar="N",
+                        help="count instructions of N downloads per variant under callgrind")
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "redis-server"):
         if shutil.which(tool) is None:
@@ -51,6 +96,8 @@ def main() -> int:
     measure = small_downloads.measure
     try:
         with stack.processes(run) as procs, small_downloads.setting(run, procs) as setting:
+            if args.instructions:
+                return count_instructions(procs, setting, args.instructions)
             script = setting.script
             for round_ in range(args.rounds):
                 bare = measure(setting.bare_url, setting.bare_pid, script, args.seconds)
@@ -58,10 +105,8 @@ def main() -> int:
                 order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
                 for name, parts in order:
                     port, admin = stack.free_port(), stack.free_port()
-                    argv = stack.gateway_argv(config=setting.config, upstream=setting.upstream, port=port,
-                                              admin_port=admin, store=setting.stores["redis"])
-                    argv[1:3] = [str(stack.REPO / "bench" / "parts_off.py")]
-                    gateway = procs.start(f"gw-{round_}-{name}", argv, env={"FGW_PARTS_OFF": parts},
+                    gateway = procs.start(f"gw-{round_}-{name}", _gateway_argv(setting, port, admin),
+                                          env={"FGW_PARTS_OFF": parts},
                                           stdout_to_null=True)
                     stack.wait_http(f"http://{HOST}:{admin}/healthz", timeout=30, proc=gateway)
                     rows[name].append(measure(f"http://{HOST}:{port}", gateway.pid, script, args.seconds))
@@ -79,13 +124,7 @@ def main() -> int:
     for name, samples in rows.items():
         rps = statistics.median(r for r, _ in samples)
         cpu = statistics.median(c for _, c in samples)
-        if name == "bare aiohttp proxy":
-            cost = f"gateway's own work: {base_cpu - bare_cpu:.0f} µs"
-        elif name == "everything on":
-            cost = "—"
-        else:
-            cost = f"{base_cpu - cpu:.0f} µs ({(base_cpu - cpu) / base_cpu:.0%})"
-        print(f"| {name} | {rps:,.0f} | {cpu:.0f} | {cost} |")
+        print(f"| {name} | {rps:,.0f} | {cpu:.0f} | {cost(name, base_cpu, cpu, '{:.0f} µs')} |")
     print(f"\nFor 0.90× the bare proxy, the gateway may spend {bare_cpu / 0.9 - bare_cpu:.0f} µs a request "
           "beyond it.")
     print("\nOne upstream request at a time, in this process (bench/client_cost.py), median of 3:\n")

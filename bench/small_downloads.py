@@ -100,21 +100,35 @@ def _download(connection: http.client.HTTPConnection, file_ids: Sequence[str], c
             raise RuntimeError(f"download answered {reply.status}")
 
 
+def bare_instructions(procs: stack.Processes, setting: Setting, count: int) -> float:
+    port = stack.free_port()
+    argv = [stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
+            "--listen", f"{HOST}:{port}", "--upstream", setting.upstream]
+    return instructions(procs, "cg-bare", argv, cwd=stack.REPO, port=port, ready_url=f"http://{HOST}:{port}/",
+                        file_ids=setting.allowed, count=count)
+
+
+def control(pid: int, command: str) -> None:
+    subprocess.run(["callgrind_control", command, str(pid)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def instructions(procs: stack.Processes, name: str, argv: Sequence[str], *, cwd: Path, port: int,
-                 ready_url: str, file_ids: Sequence[str], count: int) -> float:
+                 ready_url: str, file_ids: Sequence[str], count: int,
+                 env: dict[str, str] | None = None) -> float:
     """Instructions a request, counted by valgrind's callgrind: the proxy started under it,
     every file downloaded once (so the record cache holds them, as under wrk), the counters
     zeroed, `count` downloads one at a time, the counters dumped. The same code counts the same
     within a few tenths of a percent, whatever else the machine is doing."""
     out = procs.log_dir / f"{name}.callgrind"
     gateway = procs.start(name, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
-                          stdout_to_null=True, cwd=cwd)
+                          stdout_to_null=True, cwd=cwd, env=env)
     stack.wait_http(ready_url, timeout=600, proc=gateway)
     connection = http.client.HTTPConnection(HOST, port, timeout=120)
     _download(connection, file_ids, len(file_ids))
-    subprocess.run(["callgrind_control", "--zero", str(gateway.pid)], check=True, stdout=subprocess.DEVNULL)
+    control(gateway.pid, "--zero")
     _download(connection, file_ids, count)
-    subprocess.run(["callgrind_control", "--dump", str(gateway.pid)], check=True, stdout=subprocess.DEVNULL)
+    control(gateway.pid, "--dump")
     connection.close()
     deadline = time.monotonic() + 30
     try:
