@@ -11,8 +11,8 @@ openai SDK's headers, nginx as the upstream. The order alternates every round, s
 shared machine falls on both; each figure is the median over the rounds of the gateway
 process's CPU time per request, which moves less between runs than its rate.
 
-On a machine as noisy as the one of runs 6 to 9, where the same code measured 305 to 611 µs
-a request, a change of a few percent only shows in instructions: `--instructions N` runs each
+On a noisy machine (run 10's, where the same code measured 305 to 611 µs a request
+between rounds), a change of a few percent only shows in instructions: `--instructions N` runs each
 gateway once under valgrind's callgrind and counts the instructions of N downloads, one at a
 time, after every file was downloaded once (bench/small_downloads.py); the bare proxy is counted
 the same way beside them. Two checkouts of the same revision counted within 0.05 % of each other
