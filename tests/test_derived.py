@@ -163,8 +163,10 @@ def test_private_file_makes_holder_private(gateway: Gateway) -> None:
     """A private file lends its restriction to the vector store it goes into."""
     private = upload(gateway, "alice", "assistants", "private_only")
     store = gateway.client("alice").vector_stores.create(name="mine", file_ids=[private])
+    batch = gateway.client("alice").vector_stores.file_batches.create(store.id, file_ids=[private])
     gateway.sandbox.clear()
-    for path in (f"/v1/vector_stores/{store.id}", f"/v1/vector_stores/{store.id}/files"):
+    for path in (f"/v1/vector_stores/{store.id}", f"/v1/vector_stores/{store.id}/files",
+                 f"/v1/vector_stores/{store.id}/file_batches/{batch.id}/files"):
         reply = call(gateway.url, "GET", path, auth("bob"))
         assert (reply.status, reply.code) == (403, "private_only_forbidden")
     search = call(gateway.url, "POST", f"/v1/vector_stores/{store.id}/search", auth("bob"),

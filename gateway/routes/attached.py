@@ -78,9 +78,9 @@ async def _container_upload(request: web.Request, parent: FileRecord | None) -> 
     return json_response(request, obj, response)
 
 
-def members(holder: Holder, below: str = "/files") -> Handler:
-    """The holder's files, or a file batch's (`below`), each shown only to who may see it."""
-    route = holder.collection + "/{object_id}" + below
+def members(holder: Holder, route: str) -> Handler:
+    """The files listed at `route` (the holder's, or one of its file batches'), each shown only
+    to who may see it."""
     spec = ListSpec(route, route, 100, 20, ("order", "filter"))
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -116,10 +116,11 @@ def add_routes(router: web.UrlDispatcher) -> None:
     for holder in (VECTOR_STORES, CONTAINERS):
         files = holder.collection + "/{object_id}/files"
         router.add_post(files, attach(holder))
-        router.add_get(files, members(holder))
+        router.add_get(files, members(holder, files))
         router.add_get(files + "/{file_id}", member(holder, Action.RETRIEVE))
         router.add_delete(files + "/{file_id}", member(holder, Action.DELETE))
         router.add_get(files + "/{file_id}/content", member(holder, Action.DOWNLOAD))
     batches = VECTOR_STORES.collection + "/{object_id}/file_batches"
     router.add_post(batches, attach(VECTOR_STORES))
-    router.add_get(batches + "/{batch_id}/files", members(VECTOR_STORES, "/file_batches/{batch_id}/files"))
+    batch_files = batches + "/{batch_id}/files"
+    router.add_get(batch_files, members(VECTOR_STORES, batch_files))

@@ -61,8 +61,8 @@ class SandboxState:
         self.jobs: dict[str, JsonObject] = {}
         self.vector_stores: dict[str, JsonObject] = {}
         self.vector_store_files: dict[str, dict[str, JsonObject]] = {}
-        self.file_batches: dict[str, JsonObject] = {}
-        self.file_batch_ids: dict[str, list[str]] = {}
+        # batch id -> (the batch object as answered, the file ids it attached)
+        self.file_batches: dict[str, tuple[JsonObject, list[str]]] = {}
         self.containers: dict[str, JsonObject] = {}
         self.container_files: dict[str, dict[str, JsonObject]] = {}
 

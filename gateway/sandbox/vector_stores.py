@@ -88,8 +88,9 @@ async def delete_store(request: web.Request) -> web.Response:
     state, store = _store(request)
     del state.vector_stores[store["id"]]
     del state.vector_store_files[store["id"]]
-    for batch_id in [b for b, batch in state.file_batches.items() if batch["vector_store_id"] == store["id"]]:
-        del state.file_batches[batch_id], state.file_batch_ids[batch_id]
+    for batch_id in [b for b, (batch, _) in state.file_batches.items()
+                     if batch["vector_store_id"] == store["id"]]:
+        del state.file_batches[batch_id]
     return web.json_response({"id": store["id"], "object": "vector_store.deleted", "deleted": True})
 
 
@@ -159,18 +160,17 @@ async def create_file_batch(request: web.Request) -> web.Response:
         "status": "completed",
         "file_counts": file_counts(len(ids)),
     }
-    state.file_batches[batch["id"]] = batch
-    state.file_batch_ids[batch["id"]] = ids
+    state.file_batches[batch["id"]] = (batch, ids)
     return web.json_response(batch)
 
 
-def _batch(request: web.Request) -> tuple[SandboxState, JsonObject, JsonObject]:
+def _batch(request: web.Request) -> tuple[SandboxState, JsonObject, JsonObject, list[str]]:
     state, store = _store(request)
     batch_id = request.match_info["batch_id"]
-    batch = state.file_batches.get(batch_id)
-    if batch is None or batch["vector_store_id"] != store["id"]:
+    batch, ids = state.file_batches.get(batch_id, ({}, []))
+    if batch.get("vector_store_id") != store["id"]:
         raise not_found("VectorStoreFileBatch", batch_id)
-    return state, store, batch
+    return state, store, batch, ids
 
 
 async def retrieve_file_batch(request: web.Request) -> web.Response:
@@ -179,10 +179,10 @@ async def retrieve_file_batch(request: web.Request) -> web.Response:
 
 async def list_file_batch_files(request: web.Request) -> web.Response:
     """The batch's files still in the store, narrowed by ``filter`` (a status) when given."""
-    state, store, batch = _batch(request)
+    state, store, _, ids = _batch(request)
     attached = state.vector_store_files[store["id"]]
     wanted = request.query.get("filter")
-    members = [attached[f] for f in state.file_batch_ids[batch["id"]] if f in attached]
+    members = [attached[f] for f in ids if f in attached]
     if wanted is not None:
         members = [f for f in members if f["status"] == wanted]
     return web.json_response(cursor_list(request, members))
