@@ -66,19 +66,17 @@ def main() -> int:
         checked_out.append(worktree(args.base, run / "base"))
         if args.against:
             checked_out.append(worktree(args.against, run / "new"))
-        trees = {labels[0]: checked_out[-1] if args.against else stack.REPO, labels[1]: checked_out[0]}
-        rows: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+        trees = {labels[0]: checked_out[1] if args.against else stack.REPO, labels[1]: checked_out[0]}
+        names = list(trees)
+        rows: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
         counted: dict[str, float] = {}
         with stack.processes(run) as procs, small_downloads.setting(run, procs) as setting:
-            names = list(trees)
             if args.instructions:
-                for name in names:
+                for index, name in enumerate(names):
                     port, admin = stack.free_port(), stack.free_port()
-                    argv = stack.gateway_argv(config=setting.config, upstream=setting.upstream, port=port,
-                                              admin_port=admin, store=setting.stores[args.store])
                     counted[name] = small_downloads.instructions(
-                        procs, f"cg-{names.index(name)}", argv, cwd=trees[name], port=port,
-                        ready_url=f"http://{HOST}:{admin}/healthz", file_ids=setting.allowed,
+                        procs, f"cg-{index}", setting.gateway_argv(port, admin, args.store), cwd=trees[name],
+                        port=port, ready_url=f"http://{HOST}:{admin}/healthz", file_ids=setting.allowed,
                         count=args.instructions)
                     print(f"[ab] {name}: {counted[name]:,.0f} instructions a request", file=sys.stderr,
                           flush=True)
@@ -86,16 +84,10 @@ def main() -> int:
             for round_ in range(0 if args.instructions else args.rounds):
                 for name in names if round_ % 2 == 0 else names[::-1]:
                     port, admin = stack.free_port(), stack.free_port()
-                    argv = stack.gateway_argv(config=setting.config, upstream=setting.upstream, port=port,
-                                              admin_port=admin, store=setting.stores[args.store])
-                    gateway = procs.start(f"gw-{round_}-{names.index(name)}", argv,
-                                          stdout_to_null=True, cwd=trees[name])
-                    url = f"http://{HOST}:{port}"
-                    stack.wait_http(f"http://{HOST}:{admin}/healthz", timeout=30, proc=gateway)
-                    if args.warmup:
-                        small_downloads.measure(url, gateway.pid, setting.script, args.warmup)
-                    rows[name].append(small_downloads.measure(url, gateway.pid, setting.script, args.seconds))
-                    procs.stop(gateway)
+                    argv = setting.gateway_argv(port, admin, args.store)
+                    rows[name].append(small_downloads.timed(
+                        procs, f"gw-{round_}-{names.index(name)}", argv, port=port, admin=admin,
+                        script=setting.script, seconds=args.seconds, warmup=args.warmup, cwd=trees[name]))
                     rps, cpu = rows[name][-1]
                     print(f"[ab] round {round_ + 1} {name}: {rps:.0f} rps, {cpu:.1f} µs CPU/request",
                           file=sys.stderr, flush=True)

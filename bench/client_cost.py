@@ -72,6 +72,8 @@ async def aiohttp_cost(url: str, headers: dict[str, str], count: int) -> float:
 async def protocol_cost(url: str, headers: dict[str, str], count: int) -> float:
     parts = urlsplit(url)
     loop = asyncio.get_running_loop()
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"client_cost needs a host and port in {url}")
     transport, protocol = await loop.create_connection(_OneAtATime, parts.hostname, parts.port)
     lines = [f"GET {parts.path} HTTP/1.1", f"Host: {parts.netloc}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]

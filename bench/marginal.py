@@ -51,8 +51,7 @@ def cost(name: str, everything_on: float, measured: float, unit: str) -> str:
 
 
 def _gateway_argv(setting: small_downloads.Setting, port: int, admin: int, store: str = "redis") -> list[str]:
-    argv = stack.gateway_argv(config=setting.config, upstream=setting.upstream, port=port,
-                              admin_port=admin, store=setting.stores[store])
+    argv = setting.gateway_argv(port, admin, store)
     argv[1:3] = [str(stack.REPO / "bench" / "parts_off.py")]
     return argv
 
@@ -93,24 +92,20 @@ def main() -> int:
     run.chmod(0o755)
     names = ("bare aiohttp proxy", *(name for name, _ in VARIANTS))
     rows: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
-    measure = small_downloads.measure
     try:
         with stack.processes(run) as procs, small_downloads.setting(run, procs) as setting:
             if args.instructions:
                 return count_instructions(procs, setting, args.instructions)
             script = setting.script
             for round_ in range(args.rounds):
-                bare = measure(setting.bare_url, setting.bare_pid, script, args.seconds)
+                bare = small_downloads.measure(setting.bare_url, setting.bare_pid, script, args.seconds)
                 rows["bare aiohttp proxy"].append(bare)
                 order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
                 for name, parts in order:
                     port, admin = stack.free_port(), stack.free_port()
-                    gateway = procs.start(f"gw-{round_}-{name}", _gateway_argv(setting, port, admin),
-                                          env={"FGW_PARTS_OFF": parts},
-                                          stdout_to_null=True)
-                    stack.wait_http(f"http://{HOST}:{admin}/healthz", timeout=30, proc=gateway)
-                    rows[name].append(measure(f"http://{HOST}:{port}", gateway.pid, script, args.seconds))
-                    procs.stop(gateway)
+                    rows[name].append(small_downloads.timed(
+                        procs, f"gw-{round_}-{name}", _gateway_argv(setting, port, admin), port=port,
+                        admin=admin, script=script, seconds=args.seconds, env={"FGW_PARTS_OFF": parts}))
                     print(f"[marginal] round {round_ + 1} {name}: {rows[name][-1][0]:.0f} rps, "
                           f"{rows[name][-1][1]:.1f} µs CPU/request", file=sys.stderr, flush=True)
             clients = client_cost.measure(setting.allowed_url, fixtures.TOKEN)

@@ -33,6 +33,11 @@ class Setting:
     allowed_url: str        # one allowed file's content, at the upstream itself
     allowed: list[str]      # the files the load downloads
 
+    def gateway_argv(self, port: int, admin: int, store: str) -> list[str]:
+        """`files-gateway serve` in this setting, with the `store` of `stores` named."""
+        return stack.gateway_argv(config=self.config, upstream=self.upstream, port=port, admin_port=admin,
+                                  store=self.stores[store])
+
 
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
@@ -46,6 +51,22 @@ def measure(url: str, pid: int, script: Path, seconds: int) -> tuple[float, floa
     result = load.wrk(url, script, connections=32, seconds=seconds, warmup=0)
     used = cpu_seconds(pid) - before
     return result.rps, used / result.requests * 1e6
+
+
+def timed(procs: stack.Processes, name: str, argv: Sequence[str], *, port: int, admin: int, script: Path,
+          seconds: int, warmup: int = 0, cwd: Path = stack.REPO, env: dict[str, str] | None = None,
+          ) -> tuple[float, float]:
+    """One gateway process started alone, loaded (after `warmup` seconds of unmeasured load),
+    measured and stopped: (requests a second, CPU microseconds per request)."""
+    gateway = procs.start(name, argv, stdout_to_null=True, cwd=cwd, env=env)
+    try:
+        stack.wait_http(f"http://{HOST}:{admin}/healthz", timeout=30, proc=gateway)
+        url = f"http://{HOST}:{port}"
+        if warmup:
+            measure(url, gateway.pid, script, warmup)
+        return measure(url, gateway.pid, script, seconds)
+    finally:
+        procs.stop(gateway)
 
 
 @contextlib.contextmanager
