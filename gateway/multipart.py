@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from aiohttp import BodyPartReader, MultipartReader
-
 from gateway.errors import GatewayError, file_too_large
+from gateway.form_parts import FormParts, PartHead, bad_form
 
 CHUNK = 256 * 1024
 MAX_FIELD_BYTES = 64 * 1024
@@ -25,10 +24,6 @@ FILE_FIELD = "file"
 ACCESS_FIELD = "access"
 PURPOSE_FIELD = "purpose"
 EXPIRES_PREFIX = "expires_after["
-
-
-def bad_form(message: str) -> GatewayError:
-    return GatewayError(400, "invalid_request", message)
 
 
 @dataclass
@@ -46,11 +41,11 @@ class UploadForm:
 
 
 class MultipartRewriter:
-    def __init__(self, reader: MultipartReader, limit: int, spool_dir: Path | None) -> None:
-        self._reader = reader
+    def __init__(self, parts: FormParts, limit: int, spool_dir: Path | None) -> None:
+        self._parts = parts
         self._limit = limit
         self._spool_dir = spool_dir
-        self._file_part: BodyPartReader | None = None
+        self._streaming = False
         self._spool: BinaryIO | None = None
         self.boundary = uuid.uuid4().hex
         self.form = UploadForm()
@@ -63,34 +58,26 @@ class MultipartRewriter:
 
     async def read_head(self) -> None:
         """Read up to the file part; spool it and read on if the purpose is not known yet."""
-        while (part := await self._next_part()) is not None:
+        while (part := await self._parts.next_part()) is not None:
             if part.name == FILE_FIELD:
                 self.has_file = True
                 self._remember_file(part)
                 if self.form.purpose is not None:
-                    self._file_part = part
+                    self._streaming = True
                     return
-                await self._spool_file(part)
+                await self._spool_file()
                 continue
-            self._take_field(part.name or "", await self._read_field(part), self.form.fields)
+            self._take_field(part.name, await self._read_field(part), self.form.fields)
 
-    async def _next_part(self) -> BodyPartReader | None:
-        part = await self._reader.next()
-        if part is None:
-            return None
-        if not isinstance(part, BodyPartReader):
-            raise bad_form("Nested multipart bodies are not supported")
-        return part
-
-    def _remember_file(self, part: BodyPartReader) -> None:
-        if self._file_part is not None or self._spool is not None:
+    def _remember_file(self, part: PartHead) -> None:
+        if self._streaming or self._spool is not None:
             raise bad_form("Only one `file` part is allowed")
         self.form.filename = part.filename or "upload"
-        self.form.file_content_type = part.headers.get("Content-Type", "application/octet-stream")
+        self.form.file_content_type = part.content_type or "application/octet-stream"
 
-    async def _read_field(self, part: BodyPartReader) -> str:
+    async def _read_field(self, part: PartHead) -> str:
         data = bytearray()
-        while chunk := await part.read_chunk(CHUNK):
+        async for chunk in self._parts.chunks():
             data.extend(chunk)
             if len(data) > MAX_FIELD_BYTES:
                 raise bad_form(f"Form field {part.name!r} is too large")
@@ -115,10 +102,10 @@ class MultipartRewriter:
         if self.form.file_bytes > self._limit:
             raise file_too_large(self._limit)
 
-    async def _spool_file(self, part: BodyPartReader) -> None:
+    async def _spool_file(self) -> None:
         handle = tempfile.TemporaryFile(dir=self._spool_dir)  # noqa: SIM115 - closed in close()
         self._spool = handle
-        while chunk := await part.read_chunk(CHUNK):
+        async for chunk in self._parts.chunks():
             self._count(len(chunk))
             await asyncio.to_thread(handle.write, chunk)
         await asyncio.to_thread(handle.seek, 0)
@@ -155,11 +142,11 @@ class MultipartRewriter:
             async for chunk in self._file_chunks():
                 yield chunk
             yield b"\r\n"
-        while (part := await self._next_part()) is not None:
+        while (part := await self._parts.next_part()) is not None:
             if part.name == FILE_FIELD:
                 raise bad_form("Only one `file` part is allowed")
             late: list[tuple[str, str]] = []
-            self._take_field(part.name or "", await self._read_field(part), late)
+            self._take_field(part.name, await self._read_field(part), late)
             for name, value in late:
                 yield self._field_bytes(name, value)
         for name, value in trailing():
@@ -171,8 +158,7 @@ class MultipartRewriter:
             while chunk := await asyncio.to_thread(self._spool.read, CHUNK):
                 yield chunk
             return
-        assert self._file_part is not None
-        while chunk := await self._file_part.read_chunk(CHUNK):
+        async for chunk in self._parts.chunks():
             self._count(len(chunk))
             yield chunk
 

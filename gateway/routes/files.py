@@ -22,6 +22,7 @@ from gateway.enforce import (
     upload_flags,
 )
 from gateway.errors import GatewayError, file_too_large, store_unavailable
+from gateway.form_parts import FormParts, form_boundary
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
 from gateway.records import EPHEMERAL, FileRecord
@@ -46,9 +47,8 @@ async def create_file(request: web.Request) -> web.StreamResponse:
             raise file_too_large(settings.max_upload_bytes)
         if not request.content_type.startswith("multipart/"):
             raise GatewayError(400, "invalid_request", "Uploads must be multipart/form-data")
-        rewriter = MultipartRewriter(
-            await request.multipart(), settings.max_upload_bytes, settings.spool_dir
-        )
+        parts = FormParts(request.content, form_boundary(request.headers[hdrs.CONTENT_TYPE]))
+        rewriter = MultipartRewriter(parts, settings.max_upload_bytes, settings.spool_dir)
         try:
             return await _upload(request, decision, rewriter, header_flags)
         finally:
