@@ -32,6 +32,8 @@ class Setting:
     bare_pid: int
     allowed_url: str        # one allowed file's content, at the upstream itself
     allowed: list[str]      # the files the load downloads
+    nginx_url: str          # nginx proxy_pass in front of the same upstream
+    big_file: Path          # the upstream's big file, also a body to upload
 
     def gateway_argv(self, port: int, admin: int, store: str) -> list[str]:
         """`files-gateway serve` in this setting, with the `store` of `stores` named."""
@@ -70,12 +72,12 @@ def timed(procs: stack.Processes, name: str, argv: Sequence[str], *, port: int, 
 
 
 @contextlib.contextmanager
-def setting(run: Path, procs: stack.Processes) -> Iterator[Setting]:
+def setting(run: Path, procs: stack.Processes, big_bytes: int = 1 << 20) -> Iterator[Setting]:
     """nginx, Redis and the bare proxy started under `procs`; 20,000 records in each store."""
     ids = fixtures.make_ids(total=20_000, listed=10_000)
     ports = {name: stack.free_port() for name in ("direct", "sink", "nginx", "aiohttp", "redis")}
     www = run / "www"
-    fixtures.write_www(www, ids, 1 << 20)
+    fixtures.write_www(www, ids, big_bytes)
     for sub in ("nginx-body", "nginx-proxy", "nginx-fastcgi", "nginx-uwsgi", "nginx-scgi"):
         (run / sub).mkdir(exist_ok=True)
     conf = run / "nginx.conf"
@@ -96,7 +98,7 @@ def setting(run: Path, procs: stack.Processes) -> Iterator[Setting]:
     fixtures.populate_redis(ports["redis"], rows)
     fixtures.populate_sqlite(run / "store.db", rows)
     config = run / "gateway.yaml"
-    config.write_text(fixtures.gateway_config(max_upload=64 << 20))
+    config.write_text(fixtures.gateway_config(max_upload=big_bytes + (64 << 20)))
     script = load.write_script(run / "small.lua", ids.allowed, fixtures.TOKEN, "/v1/files/", "/content")
     bare = procs.start("aiohttp", [stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
                                    "--listen", f"{HOST}:{ports['aiohttp']}", "--upstream", upstream])
@@ -107,7 +109,7 @@ def setting(run: Path, procs: stack.Processes) -> Iterator[Setting]:
         stores={"redis": f"redis://{HOST}:{ports['redis']}/0", "sqlite": f"sqlite:///{run / 'store.db'}"},
         config=config, script=script, bare_url=bare_url, bare_pid=bare.pid,
         allowed_url=f"{upstream}/v1/files/{ids.allowed[0]}/content",
-        allowed=ids.allowed,
+        allowed=ids.allowed, nginx_url=f"http://{HOST}:{ports['nginx']}", big_file=www / "big.bin",
     )
 
 
