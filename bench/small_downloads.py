@@ -34,6 +34,7 @@ class Setting:
     allowed: list[str]      # the files the load downloads
     nginx_url: str          # nginx proxy_pass in front of the same upstream
     big_file: Path          # the upstream's big file, also a body to upload
+    big_id: str             # the id it is downloaded by
 
     def gateway_argv(self, port: int, admin: int, store: str) -> list[str]:
         """`files-gateway serve` in this setting, with the `store` of `stores` named."""
@@ -110,6 +111,7 @@ def setting(run: Path, procs: stack.Processes, big_bytes: int = 1 << 20) -> Iter
         config=config, script=script, bare_url=bare_url, bare_pid=bare.pid,
         allowed_url=f"{upstream}/v1/files/{ids.allowed[0]}/content",
         allowed=ids.allowed, nginx_url=f"http://{HOST}:{ports['nginx']}", big_file=www / "big.bin",
+        big_id=ids.big,
     )
 
 
