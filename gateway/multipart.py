@@ -20,6 +20,9 @@ from gateway.form_parts import FormParts, PartHead, bad_form
 
 CHUNK = 256 * 1024
 MAX_FIELD_BYTES = 64 * 1024
+# OpenAI's upload form has at most four fields; the cap keeps a form of many small ones from
+# being held in memory field by field before its file.
+MAX_FIELDS = 32
 FILE_FIELD = "file"
 ACCESS_FIELD = "access"
 PURPOSE_FIELD = "purpose"
@@ -46,6 +49,7 @@ class MultipartRewriter:
         self._limit = limit
         self._spool_dir = spool_dir
         self._streaming = False
+        self._fields = 0
         self._spool: BinaryIO | None = None
         self.boundary = uuid.uuid4().hex
         self.form = UploadForm()
@@ -84,6 +88,9 @@ class MultipartRewriter:
         return data.decode("utf-8", errors="replace")
 
     def _take_field(self, name: str, value: str, forward: list[tuple[str, str]]) -> None:
+        self._fields += 1
+        if self._fields > MAX_FIELDS:
+            raise bad_form(f"An upload form may have at most {MAX_FIELDS} fields besides `file`")
         if name == ACCESS_FIELD:
             self.form.access = value
             return

@@ -75,6 +75,20 @@ def test_file_first_with_bad_purpose_never_reaches_upstream(gateway: Gateway) ->
     assert gateway.sandbox.requests() == []
 
 
+@pytest.mark.parametrize("file_first", [False, True])
+def test_a_form_of_too_many_fields_is_refused(gateway: Gateway, file_first: bool) -> None:
+    """More than 32 fields besides `file` is 400 invalid_request, and nothing is stored upstream."""
+    fields: list[tuple[str, bytes, str | None]] = [("purpose", b"batch", None)]
+    fields += [(f"x{n}", b"1", None) for n in range(32)]
+    file_part: tuple[str, bytes, str | None] = ("file", b"abc", "a")
+    status, refused = post_form(gateway, form([file_part, *fields] if file_first else [*fields, file_part]))
+    assert status == 400
+    assert refused["error"]["code"] == "invalid_request"  # type: ignore[index]
+    assert "at most 32 fields" in refused["error"]["message"]  # type: ignore[index]
+    listing = call(gateway.sandbox.url, "GET", "/v1/files", ALICE).json()
+    assert listing["data"] == []
+
+
 def test_late_bad_access_field_aborts_upload(gateway: Gateway) -> None:
     """A bad `access` after the streamed file aborts it: 400, and no file exists upstream."""
     status, refused = post_form(
