@@ -55,6 +55,11 @@ class GatewayError(Exception):
         )
 
 
+def invalid_request(message: str, *, param: str | None = None) -> GatewayError:
+    """A request the gateway cannot read: a malformed body or form, a bad parameter."""
+    return GatewayError(400, "invalid_request", message, param=param)
+
+
 def invalid_file_id(value: str) -> GatewayError:
     return GatewayError(400, "invalid_file_id", f"Invalid file id: {value[:80]!r}", param="file_id")
 

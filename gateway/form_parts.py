@@ -17,14 +17,10 @@ from email.message import Message
 from aiohttp import StreamReader, hdrs
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
-from gateway.errors import GatewayError
+from gateway.errors import invalid_request
 
 MAX_HEAD_BYTES = 16 * 1024
 CRLF = b"\r\n"
-
-
-def bad_form(message: str) -> GatewayError:
-    return GatewayError(400, "invalid_request", message)
 
 
 def form_boundary(content_type: str) -> str:
@@ -33,7 +29,7 @@ def form_boundary(content_type: str) -> str:
     header[hdrs.CONTENT_TYPE] = content_type
     boundary = header.get_param("boundary")
     if not isinstance(boundary, str) or not 0 < len(boundary) <= 70:
-        raise bad_form("The multipart Content-Type has no valid boundary")
+        raise invalid_request("The multipart Content-Type has no valid boundary")
     return boundary
 
 
@@ -98,12 +94,12 @@ class FormParts:
         """Transport padding, the rest of the delimiter line, and the header lines."""
         while (end := self._buffer.find(CRLF + CRLF, 0, MAX_HEAD_BYTES)) < 0:
             if len(self._buffer) >= MAX_HEAD_BYTES:
-                raise bad_form("A multipart part's headers are too large")
+                raise invalid_request("A multipart part's headers are too large")
             await self._fill()
         block, self._buffer = self._buffer[:end], self._buffer[end + 4:]
         padding, _, lines = block.partition(CRLF)
         if padding.strip(b" \t"):
-            raise bad_form("Malformed multipart delimiter line")
+            raise invalid_request("Malformed multipart delimiter line")
         return _part_head(lines)
 
     async def _read(self) -> bytes:
@@ -114,7 +110,7 @@ class FormParts:
             if data:
                 return data
             if not chunk_end:
-                raise bad_form("The multipart body ended before its closing boundary")
+                raise invalid_request("The multipart body ended before its closing boundary")
 
     async def _fill(self) -> None:
         self._buffer += await self._read()
@@ -136,15 +132,15 @@ def _part_head(lines: bytes) -> PartHead:
     for line in lines.decode("utf-8", errors="replace").split("\r\n") if lines else []:
         name, colon, value = line.partition(":")
         if not colon or not name.strip():
-            raise bad_form("Malformed multipart part header")
+            raise invalid_request("Malformed multipart part header")
         headers[name.strip().lower()] = value.strip()
     content_type = headers.get("content-type")
     if content_type is not None and content_type.lower().startswith("multipart/"):
-        raise bad_form("Nested multipart bodies are not supported")
+        raise invalid_request("Nested multipart bodies are not supported")
     with warnings.catch_warnings():
         # aiohttp warns about a malformed header and answers (None, {}), refused just below.
         warnings.simplefilter("ignore")
         kind, params = parse_content_disposition(headers.get("content-disposition"))
     if kind != "form-data" or "name" not in params:
-        raise bad_form("Every multipart part needs Content-Disposition: form-data with a name")
+        raise invalid_request("Every multipart part needs Content-Disposition: form-data with a name")
     return PartHead(params["name"], content_disposition_filename(params, "filename"), content_type)

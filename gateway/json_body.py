@@ -11,20 +11,16 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, invalid_request
 
 MAX_DEPTH = 64
-
-
-def bad_body(message: str) -> GatewayError:
-    return GatewayError(400, "invalid_request", message)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise bad_body(f"Duplicate key {key!r} in the JSON body")
+            raise invalid_request(f"Duplicate key {key!r} in the JSON body")
         result[key] = value
     return result
 
@@ -52,9 +48,9 @@ def parse(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise
     except (ValueError, RecursionError) as exc:
         # The C parser guards its own recursion; a hostile nesting surfaces as RecursionError.
-        raise bad_body(f"Invalid JSON body: {exc}") from exc
+        raise invalid_request(f"Invalid JSON body: {exc}") from exc
     if _depth(body, max_depth) > max_depth:
-        raise bad_body(f"JSON body nests deeper than {max_depth}")
+        raise invalid_request(f"JSON body nests deeper than {max_depth}")
     return body
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from gateway.errors import GatewayError, file_too_large
-from gateway.form_parts import FormParts, PartHead, bad_form
+from gateway.errors import GatewayError, file_too_large, invalid_request
+from gateway.form_parts import FormParts, PartHead
 
 CHUNK = 256 * 1024
 MAX_FIELD_BYTES = 64 * 1024
@@ -75,7 +75,7 @@ class MultipartRewriter:
 
     def _remember_file(self, part: PartHead) -> None:
         if self._streaming or self._spool is not None:
-            raise bad_form("Only one `file` part is allowed")
+            raise invalid_request("Only one `file` part is allowed")
         self.form.filename = part.filename or "upload"
         self.form.file_content_type = part.content_type or "application/octet-stream"
 
@@ -84,19 +84,19 @@ class MultipartRewriter:
         async for chunk in self._parts.chunks():
             data.extend(chunk)
             if len(data) > MAX_FIELD_BYTES:
-                raise bad_form(f"Form field {part.name!r} is too large")
+                raise invalid_request(f"Form field {part.name!r} is too large")
         return data.decode("utf-8", errors="replace")
 
     def _take_field(self, name: str, value: str, forward: list[tuple[str, str]]) -> None:
         self._fields += 1
         if self._fields > MAX_FIELDS:
-            raise bad_form(f"An upload form may have at most {MAX_FIELDS} fields besides `file`")
+            raise invalid_request(f"An upload form may have at most {MAX_FIELDS} fields besides `file`")
         if name == ACCESS_FIELD:
             self.form.access = value
             return
         if name == PURPOSE_FIELD:
             if self.form.purpose is not None:
-                raise bad_form("`purpose` was sent twice")
+                raise invalid_request("`purpose` was sent twice")
             self.form.purpose = value.strip()
         if name.startswith(EXPIRES_PREFIX):
             self.form.sent_expires_after = True
@@ -151,7 +151,7 @@ class MultipartRewriter:
             yield b"\r\n"
         while (part := await self._parts.next_part()) is not None:
             if part.name == FILE_FIELD:
-                raise bad_form("Only one `file` part is allowed")
+                raise invalid_request("Only one `file` part is allowed")
             late: list[tuple[str, str]] = []
             self._take_field(part.name, await self._read_field(part), late)
             for name, value in late:

@@ -29,14 +29,19 @@ def body(*parts: bytes, preamble: bytes = b"", epilogue: bytes = b"") -> bytes:
     return preamble + b"".join(parts) + f"--{BOUNDARY}--\r\n".encode() + epilogue
 
 
-async def parse(pieces: Sequence[bytes]) -> Parsed:
-    """Every part of a form whose bytes arrive in `pieces`, as (name, filename, type, bytes)."""
+def form_parts(pieces: Sequence[bytes]) -> FormParts:
+    """A reader of a request body that arrives in `pieces`, one socket read each."""
     loop = asyncio.get_running_loop()
     content = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
     for piece in pieces:
         content.feed_data(piece)
     content.feed_eof()
-    parts = FormParts(content, BOUNDARY)
+    return FormParts(content, BOUNDARY)
+
+
+async def parse(pieces: Sequence[bytes]) -> Parsed:
+    """Every part of a form whose bytes arrive in `pieces`, as (name, filename, type, bytes)."""
+    parts = form_parts(pieces)
     parsed: Parsed = []
     while (head := await parts.next_part()) is not None:
         data = b"".join([chunk async for chunk in parts.chunks()])
@@ -97,14 +102,8 @@ async def test_a_form_parses_the_same_however_it_is_split(case: str) -> None:
 
 async def test_file_bytes_pass_through_without_a_copy() -> None:
     """A chunk that cannot hold a delimiter is handed on as the very object the socket gave."""
-    loop = asyncio.get_running_loop()
-    content = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
     middle = bytes(range(256)).replace(b"\r", b"") * 64
-    content.feed_data(part("file", b"", "f.bin")[:-2])
-    content.feed_data(middle)
-    content.feed_data(f"\r\n--{BOUNDARY}--\r\n".encode())
-    content.feed_eof()
-    parts = FormParts(content, BOUNDARY)
+    parts = form_parts([part("file", b"", "f.bin")[:-2], middle, f"\r\n--{BOUNDARY}--\r\n".encode()])
     assert await parts.next_part() is not None
     chunks = [chunk async for chunk in parts.chunks()]
     assert any(chunk is middle for chunk in chunks)

@@ -76,6 +76,22 @@ def test_file_first_with_bad_purpose_never_reaches_upstream(gateway: Gateway) ->
 
 
 @pytest.mark.parametrize("file_first", [False, True])
+def test_a_form_cut_short_is_refused(gateway: Gateway, file_first: bool) -> None:
+    """A form that ends before its closing boundary is 400 invalid_request, whether the file
+    was already streaming upstream or spooled, and no file is left upstream."""
+    parts = [("purpose", b"batch", None), ("file", b"q" * 50_000, "cut.bin")]
+    if file_first:
+        parts.reverse()
+    body = form(parts)
+    status, refused = post_form(gateway, body[: body.rindex(b"\r\n--")], chunked=True)
+    assert status == 400
+    assert refused["error"]["code"] == "invalid_request"  # type: ignore[index]
+    assert "ended before its closing boundary" in refused["error"]["message"]  # type: ignore[index]
+    listing = call(gateway.sandbox.url, "GET", "/v1/files", ALICE).json()
+    assert listing["data"] == []
+
+
+@pytest.mark.parametrize("file_first", [False, True])
 def test_a_form_of_too_many_fields_is_refused(gateway: Gateway, file_first: bool) -> None:
     """More than 32 fields besides `file` is 400 invalid_request, and nothing is stored upstream."""
     fields: list[tuple[str, bytes, str | None]] = [("purpose", b"batch", None)]

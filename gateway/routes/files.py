@@ -21,7 +21,7 @@ from gateway.enforce import (
     scope,
     upload_flags,
 )
-from gateway.errors import GatewayError, file_too_large, store_unavailable
+from gateway.errors import GatewayError, file_too_large, invalid_request, store_unavailable
 from gateway.form_parts import FormParts, form_boundary
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
@@ -46,7 +46,7 @@ async def create_file(request: web.Request) -> web.StreamResponse:
         if (request.content_length or 0) > settings.max_upload_bytes + 1024 * 1024:
             raise file_too_large(settings.max_upload_bytes)
         if not request.content_type.startswith("multipart/"):
-            raise GatewayError(400, "invalid_request", "Uploads must be multipart/form-data")
+            raise invalid_request("Uploads must be multipart/form-data")
         parts = FormParts(request.content, form_boundary(request.headers[hdrs.CONTENT_TYPE]))
         rewriter = MultipartRewriter(parts, settings.max_upload_bytes, settings.spool_dir)
         try:

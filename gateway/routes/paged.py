@@ -17,7 +17,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.decisions import DecisionScope
 from gateway.enforce import decision_error, plain_id
-from gateway.errors import GatewayError
+from gateway.errors import invalid_request
 from gateway.policy import Action, Decision, decide, may_see
 from gateway.records import FileRecord
 from gateway.routes.responses import json_response, upstream_json
@@ -38,7 +38,7 @@ class ListSpec:
 def _limit(request: web.Request, spec: ListSpec) -> int:
     raw = request.query.get("limit", str(spec.default_limit))
     if not raw.isdigit() or not 1 <= int(raw) <= spec.max_limit:
-        raise GatewayError(400, "invalid_request", f"limit must be 1..{spec.max_limit}", param="limit")
+        raise invalid_request(f"limit must be 1..{spec.max_limit}", param="limit")
     return int(raw)
 
 
