@@ -1,9 +1,10 @@
-"""What aiohttp's client costs per upstream request, against the least any asyncio client does
-(issue 6): the prize of a client of our own, measured rather than guessed.
+"""What an upstream client costs per request (issue 6): aiohttp's, the gateway's own, and the
+least any asyncio client does.
 
-Both send the same GET with the SDK's headers over one kept-alive connection and read a small
+Each sends the same GET with the SDK's headers over one kept-alive connection and reads a small
 body, one request at a time, in this process; the figure is this process's CPU time per request.
-- `aiohttp`: the gateway's own session, from gateway.upstream.client_session.
+- `aiohttp`: a ClientSession set up as the bare proxy (and the gateway until run 13) sets it up.
+- `gateway`: the gateway's own client, from gateway.upstream.http_client.
 - `bare protocol`: an asyncio.Protocol that writes prebuilt request bytes and waits for
   Content-Length bytes after the header block; no parser, no timeouts, no pool, no errors. No
   real client can be this cheap, so the difference is an upper bound on what one could save.
@@ -19,10 +20,11 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+import aiohttp
 from load import sdk_headers
 
 from gateway.settings import UpstreamSettings
-from gateway.upstream import client_session
+from gateway.upstream import http_client
 
 WARMUP = 500
 
@@ -57,7 +59,10 @@ async def _timed(one: Callable[[], Awaitable[bytes]], count: int) -> float:
 
 
 async def aiohttp_cost(url: str, headers: dict[str, str], count: int) -> float:
-    session = client_session(UpstreamSettings(url=url))
+    session = aiohttp.ClientSession(
+        auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+    )
 
     async def one() -> bytes:
         async with session.get(url, headers=headers, allow_redirects=False) as response:
@@ -67,6 +72,20 @@ async def aiohttp_cost(url: str, headers: dict[str, str], count: int) -> float:
         return await _timed(one, count)
     finally:
         await session.close()
+
+
+async def gateway_cost(url: str, headers: dict[str, str], count: int) -> float:
+    parts = urlsplit(url)
+    client = http_client(UpstreamSettings(url=f"{parts.scheme}://{parts.netloc}"))
+
+    async def one() -> bytes:
+        async with await client.request("GET", parts.path, headers) as response:
+            return await response.read()
+
+    try:
+        return await _timed(one, count)
+    finally:
+        await client.close()
 
 
 async def protocol_cost(url: str, headers: dict[str, str], count: int) -> float:
@@ -93,8 +112,9 @@ async def protocol_cost(url: str, headers: dict[str, str], count: int) -> float:
 def measure(url: str, token: str, *, count: int = 10_000, rounds: int = 3) -> dict[str, float]:
     """Median CPU µs per request of each client, rounds alternating between them."""
     headers = {**sdk_headers("/content"), "Authorization": f"Bearer {token}"}
-    samples: dict[str, list[float]] = {"aiohttp": [], "bare protocol": []}
+    clients = {"aiohttp": aiohttp_cost, "gateway": gateway_cost, "bare protocol": protocol_cost}
+    samples: dict[str, list[float]] = {name: [] for name in clients}
     for _ in range(rounds):
-        samples["aiohttp"].append(asyncio.run(aiohttp_cost(url, headers, count)))
-        samples["bare protocol"].append(asyncio.run(protocol_cost(url, headers, count)))
+        for name, cost in clients.items():
+            samples[name].append(asyncio.run(cost(url, headers, count)))
     return {name: statistics.median(values) for name, values in samples.items()}

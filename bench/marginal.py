@@ -9,7 +9,8 @@ and the process's CPU time per request, once with everything on and once with ea
 switched off through bench/parts_off.py; the difference is what that part costs. Each variant
 is started alone, so no idle gateway shares the machine with the measured one, and the rounds
 alternate the variants so drift on a shared machine spreads over all of them. Last, it times
-the upstream client alone (bench/client_cost.py): aiohttp's against a bare asyncio protocol.
+the upstream client alone (bench/client_cost.py): aiohttp's and the gateway's against a bare
+asyncio protocol.
 With --instructions N each variant is counted once in instructions a request under callgrind
 instead (bench/small_downloads.py), with the SQLite store, which, unlike time, repeats to a
 fraction of a percent.
@@ -127,8 +128,9 @@ def main() -> int:
     print("|---|---:|")
     for name, cpu in clients.items():
         print(f"| {name} | {cpu:.0f} |")
-    print(f"\naiohttp's client beyond the least an asyncio client does: "
-          f"{clients['aiohttp'] - clients['bare protocol']:.0f} µs a request.")
+    for name in ("aiohttp", "gateway"):
+        print(f"\n{name}'s client beyond the least an asyncio client does: "
+              f"{clients[name] - clients['bare protocol']:.0f} µs a request.")
     return 0
 
 

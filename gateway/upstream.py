@@ -1,16 +1,17 @@
-"""The one upstream ClientSession: header allow-lists, credentials, and streamed forwarding."""
+"""The one upstream client: header allow-lists, credentials, and streamed forwarding."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable, Mapping
+from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway import keys
 from gateway.errors import upstream_timeout, upstream_unavailable
+from gateway.http_client import HTTPClient, UpstreamConnectionError, UpstreamError, UpstreamResponse
 from gateway.metrics import Metrics
 from gateway.settings import UpstreamSettings
 
@@ -29,9 +30,6 @@ _RESPONSE_ALLOW = frozenset(
 )
 _REQUEST_PREFIXES = ("x-stainless-",)
 _RESPONSE_PREFIXES = ("x-ratelimit-",)
-# aiohttp adds its own User-Agent unless told to skip it; telling it costs a header copy and a
-# new CIMultiDict per request, so only when the caller sent none (the SDK always sends one).
-_NO_USER_AGENT = (hdrs.USER_AGENT,)
 CHUNK = 256 * 1024
 
 
@@ -64,19 +62,13 @@ def response_headers(headers: Headers) -> CIMultiDict[str]:
     return _filter(headers, _RESPONSE_ALLOW, _RESPONSE_PREFIXES)
 
 
-def client_session(settings: UpstreamSettings) -> aiohttp.ClientSession:
-    """The session the gateway sends every upstream request through (bench/client_cost.py
-    times it as it is)."""
-    timeout = aiohttp.ClientTimeout(
-        total=None, connect=settings.connect_timeout_seconds, sock_read=settings.timeout_seconds,
-    )
-    # auto_decompress=False keeps bytes and Content-Length true end to end. No cookie jar:
-    # a cookie the upstream sets for one caller must never ride along with another's request.
-    return aiohttp.ClientSession(
-        timeout=timeout,
-        auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+def http_client(settings: UpstreamSettings) -> HTTPClient:
+    """The client the gateway sends every upstream request through (bench/client_cost.py
+    times it as it is). It never decompresses, so bytes and Content-Length stay true end to
+    end, and keeps no cookies, so nothing one caller's answer set rides along with another's."""
+    return HTTPClient(
+        settings.url, connect_timeout=settings.connect_timeout_seconds,
+        read_timeout=settings.timeout_seconds, keepalive_timeout=30.0,
     )
 
 
@@ -85,18 +77,20 @@ class Upstream:
         self._settings = settings
         self._metrics = metrics
         self.base_url = settings.url
-        self._session: aiohttp.ClientSession | None = None
+        # A base URL with a path (a provider that serves the API under a prefix) keeps it.
+        self._path = urlsplit(settings.url).path.rstrip("/")
+        self._client: HTTPClient | None = None
 
     async def start(self) -> None:
-        self._session = client_session(self._settings)
+        self._client = http_client(self._settings)
 
     @property
     def ready(self) -> bool:
-        return self._session is not None and not self._session.closed
+        return self._client is not None and not self._client.closed
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            await self._client.close()
 
     def request_headers(
         self, request: web.Request, *, keep_body_headers: bool = True, json_only: bool = False
@@ -106,8 +100,9 @@ class Upstream:
             headers.popall(hdrs.CONTENT_TYPE, None)
             headers.popall(hdrs.CONTENT_LENGTH, None)
         if json_only:
-            # The gateway edits these bodies, so it must read them uncompressed.
-            headers.popall(hdrs.ACCEPT_ENCODING, None)
+            # The gateway edits these bodies, so it must read them uncompressed: said outright,
+            # since an upstream may compress when a request names no coding (RFC 9110 §12.5.3).
+            headers[hdrs.ACCEPT_ENCODING] = "identity"
         headers[hdrs.AUTHORIZATION] = (
             f"Bearer {self._settings.api_key}"
             if self._settings.api_key
@@ -126,23 +121,19 @@ class Upstream:
         *,
         route: str,
         data: AsyncIterable[bytes] | bytes | None = None,
-    ) -> aiohttp.ClientResponse:
+    ) -> UpstreamResponse:
         """Send and return the response with its body unread; the caller releases it."""
-        assert self._session is not None, "upstream session not started"
+        assert self._client is not None, "upstream client not started"
         started = time.perf_counter()
         try:
-            response = await self._session.request(
-                method, self.base_url + path_qs, headers=headers, data=data,
-                allow_redirects=False,
-                skip_auto_headers=None if hdrs.USER_AGENT in headers else _NO_USER_AGENT,
-            )
+            response = await self._client.request(method, self._path + path_qs, headers, data)
         except TimeoutError as exc:
             self._metrics.upstream_error("timeout")
             raise upstream_timeout() from exc
-        except aiohttp.ClientConnectionError as exc:
+        except UpstreamConnectionError as exc:
             self._metrics.upstream_error("connect")
             raise upstream_unavailable() from exc
-        except aiohttp.ClientError as exc:
+        except UpstreamError as exc:
             self._metrics.upstream_error("protocol")
             raise upstream_unavailable() from exc
         if response.status >= 500:
@@ -152,7 +143,7 @@ class Upstream:
 
 
 async def relay(
-    request: web.Request, response: aiohttp.ClientResponse, *, download: bool = False
+    request: web.Request, response: UpstreamResponse, *, download: bool = False
 ) -> web.StreamResponse:
     """Stream an upstream response back chunk by chunk, with allow-listed headers; a file
     download's bytes are counted in files_gateway_bytes_total."""
@@ -164,7 +155,7 @@ async def relay(
         # A body that fits one chunk goes out whole with its headers: fewer steps per small file.
         try:
             body = await response.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except UpstreamError as exc:
             raise upstream_unavailable() from exc
         finally:
             response.release()
@@ -176,12 +167,12 @@ async def relay(
         out.content_length = length
     await out.prepare(request)
     try:
-        async for chunk in response.content.iter_chunked(CHUNK):
+        async for chunk in response.iter_chunks():
             # Counted before the write, so a client that has every byte also sees the count.
             if counter is not None:
                 counter.inc(len(chunk))
             await out.write(chunk)
-    except (TimeoutError, aiohttp.ClientError):
+    except UpstreamError:
         # Headers are already sent: the only honest signal left is an aborted body.
         if request.transport is not None:
             request.transport.close()

@@ -183,3 +183,20 @@ def test_user_agent_goes_up_as_sent_and_none_is_added(gateway: Gateway) -> None:
     reply = call(gateway.url, "GET", f"/v1/files/{file_id}/content", {"Authorization": "Bearer sk-alice"})
     assert reply.status == 200, reply.body
     assert "user-agent" not in {name.lower() for name in gateway.sandbox.requests()[-1]["headers"]}
+
+
+def test_bodies_the_gateway_edits_are_asked_for_uncompressed(gateway: Gateway) -> None:
+    """A retrieve goes up with `Accept-Encoding: identity`, since the gateway parses the answer;
+    a download keeps the caller's Accept-Encoding; no Accept is made up."""
+    file_id = upload(gateway)
+    gateway.sandbox.clear()
+    client = gateway.client("alice")
+    client.files.retrieve(file_id)
+    client.files.content(file_id)
+    retrieve, content = gateway.sandbox.requests()
+    assert retrieve["headers"]["accept-encoding"] == "identity"
+    assert content["headers"]["accept-encoding"] == "gzip, deflate"
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "GET", f"/v1/files/{file_id}/content", {"Authorization": "Bearer sk-alice"})
+    assert reply.status == 200, reply.body
+    assert "accept" not in {name.lower() for name in gateway.sandbox.requests()[-1]["headers"]}

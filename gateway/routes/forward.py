@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 from aiohttp import hdrs, web
 
 from gateway import keys
 from gateway.decisions import DecisionScope
+from gateway.http_client import UpstreamResponse
 from gateway.json_body import read_json
 from gateway.upstream import CHUNK
 
@@ -26,7 +26,7 @@ async def read_body(request: web.Request) -> tuple[bytes, Any]:
 async def send(
     request: web.Request, route: str, scope: DecisionScope | None = None, *,
     body: bytes | None = None, stream: bool = False,
-) -> aiohttp.ClientResponse:
+) -> UpstreamResponse:
     """`body` replaces the request's; `stream` forwards the request body chunk by chunk."""
     upstream = request.app[keys.UPSTREAM]
     headers = upstream.request_headers(request, keep_body_headers=stream, json_only=True)

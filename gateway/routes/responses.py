@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import orjson
 from aiohttp import hdrs, web
 
 from gateway import keys
+from gateway.http_client import UpstreamResponse
 from gateway.upstream import response_headers
 
 
 def json_response(
-    request: web.Request, body: Any, upstream: aiohttp.ClientResponse
+    request: web.Request, body: Any, upstream: UpstreamResponse
 ) -> web.Response:
     """An edited JSON body with the upstream's status and allow-listed headers."""
     headers = response_headers(upstream.headers)
@@ -26,7 +26,7 @@ def json_response(
     )
 
 
-async def upstream_json(upstream: aiohttp.ClientResponse) -> Any:
+async def upstream_json(upstream: UpstreamResponse) -> Any:
     """The upstream's JSON body, read and the connection released; orjson parses a 10k-item
     list page several times faster than json."""
     async with upstream:
