@@ -327,16 +327,17 @@ class HTTPClient:
         if self.closed:
             raise UpstreamConnectionError("the upstream client is closed")
         head, chunked = self._head(method, path_qs, headers, body)
-        replayable = method in _IDEMPOTENT and (body is None or isinstance(body, bytes))
-        connection, reused = await self._acquire()
-        try:
-            return await self._exchange(connection, method, head, body, chunked)
-        except UpstreamConnectionError:
-            if not (reused and replayable and connection.received == 0):
-                raise
-        # A kept-alive connection the upstream had closed just as it was picked: once more on
-        # a new one, as aiohttp and browsers do.
-        connection, _ = await self._acquire(fresh=True)
+        connection = self._pooled()
+        if connection is not None:
+            try:
+                return await self._exchange(connection, method, head, body, chunked)
+            except UpstreamConnectionError:
+                replayable = method in _IDEMPOTENT and (body is None or isinstance(body, bytes))
+                if not (replayable and connection.received == 0):
+                    raise
+                # A kept-alive connection the upstream had closed just as it was picked: once
+                # more on a new one, as aiohttp and browsers do.
+        connection = await self._connect()
         return await self._exchange(connection, method, head, body, chunked)
 
     async def _exchange(
@@ -413,14 +414,20 @@ class HTTPClient:
             transport.write(b"0\r\n\r\n")
         return connection.open
 
-    async def _acquire(self, *, fresh: bool = False) -> tuple[_Connection, bool]:
+    def _pooled(self) -> _Connection | None:
+        """The most recently used idle connection still open and within its keep-alive time."""
+        if not self._idle:
+            return None
         now = time.monotonic()
-        while self._idle and not fresh:
+        while self._idle:
             connection = self._idle.pop()
             if connection.open and now - connection.idle_since < self._keepalive:
                 self._busy.add(connection)
-                return connection, True
+                return connection
             connection._close()
+        return None
+
+    async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._connect_timeout):
@@ -433,7 +440,7 @@ class HTTPClient:
         except (OSError, ssl.SSLError) as exc:
             raise UpstreamConnectionError(f"cannot connect to the upstream: {exc}") from exc
         self._busy.add(connection)
-        return connection, False
+        return connection
 
     def release(self, connection: _Connection) -> None:
         self._busy.discard(connection)
