@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvloop
 from aiohttp import web
 from multidict import CIMultiDict
 from pytest_aiohttp import AiohttpServer
@@ -896,3 +897,30 @@ def test_errors_form_one_family() -> None:
         assert issubclass(error, UpstreamError)
     assert issubclass(UpstreamTimeout, TimeoutError)
     assert not issubclass(UpstreamConnectionError, TimeoutError)
+
+
+def test_two_requests_share_a_connection_under_uvloop() -> None:
+    """Under uvloop's event loop (bench/uvloop_serve.py), whose transports are not asyncio's own
+    classes, answers arrive and the connection is kept for the next request."""
+
+    async def main() -> tuple[list[bytes], int]:
+        accepted = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal accepted
+            accepted += 1
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(OK)
+
+        server = await asyncio.start_server(handle, HOST, 0)
+        client = HTTPClient(f"http://{HOST}:{server.sockets[0].getsockname()[1]}",
+                            connect_timeout=1.0, read_timeout=1.0)
+        bodies = []
+        for _ in range(2):
+            async with await client.request("GET", "/", {}) as response:
+                bodies.append(await response.read())
+        await client.close()
+        server.close()
+        return bodies, accepted
+
+    assert uvloop.run(main()) == ([b"ok", b"ok"], 1)

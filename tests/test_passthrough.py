@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -166,3 +170,56 @@ def test_upstream_cookies_never_ride_along(make_gateway: GatewayFactory, sandbox
     sent = gateway.sandbox.requests()
     assert len(sent) == 3
     assert [request["headers"].get("cookie") for request in sent] == [None, None, None]
+
+
+class _Fixed(socketserver.BaseRequestHandler):
+    """Reads one request head, sends the server's fixed bytes and closes."""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = sock.recv(65536)
+            if not data:
+                return
+            head += data
+        sock.sendall(self.server.answer)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def raw_upstream() -> Iterator[socketserver.ThreadingTCPServer]:
+    """An upstream on 127.0.0.1 that answers every request with `answer`, whatever it is."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Fixed)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                     b'{"object": "li', None, id="cut short"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", None,
+                     id="a chunk size that is no number"),
+        pytest.param(b"SMTP ready\r\n\r\n", "protocol", id="not HTTP"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/files", "/v1/models"])
+def test_a_broken_upstream_answer_gives_502(
+    make_gateway: GatewayFactory, raw_upstream: socketserver.ThreadingTCPServer, answer: bytes,
+    reason: str | None, path: str,
+) -> None:
+    """An answer the upstream breaks off or garbles gives 502 upstream_unavailable, on a route
+    whose JSON the gateway reads (the file list) as on one it relays (models); a head that is
+    not HTTP is counted as a protocol error."""
+    raw_upstream.answer = answer  # type: ignore[attr-defined]
+    host, port = raw_upstream.server_address[:2]
+    gateway = make_gateway(**{"upstream.url": f"http://{host!s}:{port}"})
+    reply = call(gateway.url, "GET", path, ALICE)
+    assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
+    if reason is not None:
+        assert gateway.metric("files_gateway_upstream_errors_total", reason=reason) == 1

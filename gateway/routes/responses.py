@@ -8,7 +8,8 @@ import orjson
 from aiohttp import hdrs, web
 
 from gateway import keys
-from gateway.http_client import UpstreamResponse
+from gateway.errors import upstream_unavailable
+from gateway.http_client import UpstreamError, UpstreamResponse
 from gateway.upstream import response_headers
 
 
@@ -30,4 +31,8 @@ async def upstream_json(upstream: UpstreamResponse) -> Any:
     """The upstream's JSON body, read and the connection released; orjson parses a 10k-item
     list page several times faster than json."""
     async with upstream:
-        return orjson.loads(await upstream.read())
+        try:
+            body = await upstream.read()
+        except UpstreamError as exc:
+            raise upstream_unavailable() from exc
+    return orjson.loads(body)
