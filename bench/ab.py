@@ -34,6 +34,7 @@ import stack
 
 HOST = stack.HOST
 BARE = "bare aiohttp proxy"
+BARE_OWN = "bare proxy with the gateway's client"
 
 
 def worktree(revision: str, where: Path) -> Path:
@@ -81,6 +82,8 @@ def main() -> int:
                     print(f"[ab] {name}: {counted[name]:,.0f} instructions a request", file=sys.stderr,
                           flush=True)
                 counted[BARE] = small_downloads.bare_instructions(procs, setting, args.instructions)
+                counted[BARE_OWN] = small_downloads.bare_instructions(
+                    procs, setting, args.instructions, client="gateway")
             for round_ in range(0 if args.instructions else args.rounds):
                 for name in names if round_ % 2 == 0 else names[::-1]:
                     port, admin = stack.free_port(), stack.free_port()
@@ -103,6 +106,8 @@ def main() -> int:
         print("|---|---:|")
         for name, count in counted.items():
             print(f"| {name} | {count:,.0f} |")
+        print(f"\nThe gateway's own work a request, over a bare proxy with its client: "
+              f"{counted[labels[0]] - counted[BARE_OWN]:,.0f} instructions.")
         print(f"\nThe bare proxy does {counted[BARE] / counted[labels[0]]:.2f} times the instructions of "
               f"{labels[0]} (0.90 is the target's share, if rate followed instructions).")
         print(f"\n{labels[0]} against {labels[1]}: {counted[labels[0]] / counted[labels[1]] - 1:+.2%} "

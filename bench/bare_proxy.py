@@ -1,7 +1,9 @@
 """A minimal aiohttp pass-through proxy: the floor for any aiohttp proxy on this machine (issue 6).
 
 No identity, policy, store, metrics, audit or logging: one pooled ClientSession, hop-by-hop
-headers dropped, bodies streamed both ways with the gateway's chunk size.
+headers dropped, bodies streamed both ways with the gateway's chunk size. With `--client gateway`
+it sends through the gateway's own client (gateway/http_client.py) instead: the floor for a proxy
+built as the gateway is, so the gateway's own work can be read off against it.
 
     python bench/bare_proxy.py --listen 127.0.0.1:8081 --upstream http://127.0.0.1:8089
 """
@@ -14,9 +16,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import hdrs, web
 
+from gateway.http_client import HTTPClient
+
 CHUNK = 256 * 1024
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 UPSTREAM = web.AppKey("upstream", str)
+CLIENT = web.AppKey("client", HTTPClient)
 HOP_BY_HOP = frozenset(
     {
         "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -51,6 +56,30 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         return out
 
 
+async def proxy_own_client(request: web.Request) -> web.StreamResponse:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    data = _body(request) if request.body_exists else None
+    response = await request.app[CLIENT].request(request.method, request.path_qs, headers, data)
+    try:
+        kept = {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}
+        out = web.StreamResponse(status=response.status, headers=kept)
+        if response.content_length is not None:
+            out.content_length = response.content_length
+        await out.prepare(request)
+        async for piece in response.iter_chunks():
+            await out.write(piece)
+        await out.write_eof()
+        return out
+    finally:
+        response.release()
+
+
+async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[CLIENT] = HTTPClient(app[UPSTREAM], connect_timeout=10, read_timeout=600)
+    yield
+    await app[CLIENT].close()
+
+
 async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SESSION] = aiohttp.ClientSession(
         auto_decompress=False,
@@ -61,11 +90,12 @@ async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[SESSION].close()
 
 
-def make_app(upstream: str) -> web.Application:
+def make_app(upstream: str, client: str = "aiohttp") -> web.Application:
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[UPSTREAM] = upstream.rstrip("/")
-    app.cleanup_ctx.append(_session_ctx)
-    app.router.add_route("*", "/{tail:.*}", proxy)
+    own = client == "gateway"
+    app.cleanup_ctx.append(_client_ctx if own else _session_ctx)
+    app.router.add_route("*", "/{tail:.*}", proxy_own_client if own else proxy)
     return app
 
 
@@ -73,9 +103,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", default="127.0.0.1:8081")
     parser.add_argument("--upstream", required=True)
+    parser.add_argument("--client", choices=("aiohttp", "gateway"), default="aiohttp",
+                        help="aiohttp's ClientSession (the reference), or the gateway's own client")
     args = parser.parse_args()
     host, _, port = args.listen.rpartition(":")
-    web.run_app(make_app(args.upstream), host=host, port=int(port), access_log=None, print=None)
+    web.run_app(make_app(args.upstream, args.client), host=host, port=int(port), access_log=None,
+                print=None)
 
 
 if __name__ == "__main__":

@@ -125,12 +125,13 @@ def _download(connection: http.client.HTTPConnection, file_ids: Sequence[str], c
             raise RuntimeError(f"download answered {reply.status}")
 
 
-def bare_instructions(procs: stack.Processes, setting: Setting, count: int) -> float:
+def bare_instructions(procs: stack.Processes, setting: Setting, count: int, client: str = "aiohttp") -> float:
+    """The bare proxy's instructions a request, with aiohttp's client or the gateway's."""
     port = stack.free_port()
     argv = [stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
-            "--listen", f"{HOST}:{port}", "--upstream", setting.upstream]
-    return instructions(procs, "cg-bare", argv, cwd=stack.REPO, port=port, ready_url=f"http://{HOST}:{port}/",
-                        file_ids=setting.allowed, count=count)
+            "--listen", f"{HOST}:{port}", "--upstream", setting.upstream, "--client", client]
+    return instructions(procs, f"cg-bare-{client}", argv, cwd=stack.REPO, port=port,
+                        ready_url=f"http://{HOST}:{port}/", file_ids=setting.allowed, count=count)
 
 
 def control(pid: int, command: str) -> None:

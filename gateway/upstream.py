@@ -28,38 +28,51 @@ _RESPONSE_ALLOW = frozenset(
         "openai-organization", "openai-processing-ms", "openai-version", "openai-project",
     }
 )
-_REQUEST_PREFIXES = ("x-stainless-",)
-_RESPONSE_PREFIXES = ("x-ratelimit-",)
 CHUNK = 256 * 1024
+# Header names are a small set in practice; each one's verdict is kept, up to this many, so a
+# request pays a dict lookup per header instead of lower() and a prefix test.
+_REMEMBERED_NAMES = 512
 
 
 Headers = CIMultiDict[str] | CIMultiDictProxy[str]
 
 
-def _connection_named(headers: Headers) -> set[str]:
-    named: set[str] = set()
-    for value in headers.getall(hdrs.CONNECTION, []):
-        named.update(token.strip().lower() for token in value.split(",") if token.strip())
-    return named
+class _AllowList:
+    def __init__(self, names: frozenset[str], prefixes: tuple[str, ...]) -> None:
+        self._names = names
+        self._prefixes = prefixes
+        self._verdicts: dict[str, bool] = {}
+
+    def _keeps(self, name: str) -> bool:
+        kept = self._verdicts.get(name)
+        if kept is None:
+            lower = name.lower()
+            kept = lower in self._names or lower.startswith(self._prefixes)
+            if len(self._verdicts) < _REMEMBERED_NAMES:
+                self._verdicts[name] = kept
+        return kept
+
+    def filter(self, headers: Headers) -> CIMultiDict[str]:
+        keeps = self._keeps
+        if hdrs.CONNECTION not in headers:
+            return CIMultiDict([(name, value) for name, value in headers.items() if keeps(name)])
+        # Headers the Connection header names are hop-by-hop for this hop (RFC 9110 §7.6.1).
+        named = {
+            token.strip().lower()
+            for value in headers.getall(hdrs.CONNECTION) for token in value.split(",")
+        }
+        return CIMultiDict([
+            (name, value) for name, value in headers.items()
+            if keeps(name) and name.lower() not in named
+        ])
 
 
-def _filter(
-    headers: Headers, allow: frozenset[str], prefixes: tuple[str, ...]
-) -> CIMultiDict[str]:
-    # Headers the Connection header names are hop-by-hop for this hop (RFC 9110 §7.6.1).
-    named = _connection_named(headers)
-    kept: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        lower = name.lower()
-        if lower in named:
-            continue
-        if lower in allow or lower.startswith(prefixes):
-            kept.add(name, value)
-    return kept
+_REQUEST_HEADERS = _AllowList(_REQUEST_ALLOW, ("x-stainless-",))
+_RESPONSE_HEADERS = _AllowList(_RESPONSE_ALLOW, ("x-ratelimit-",))
 
 
 def response_headers(headers: Headers) -> CIMultiDict[str]:
-    return _filter(headers, _RESPONSE_ALLOW, _RESPONSE_PREFIXES)
+    return _RESPONSE_HEADERS.filter(headers)
 
 
 def http_client(settings: UpstreamSettings) -> HTTPClient:
@@ -95,7 +108,7 @@ class Upstream:
     def request_headers(
         self, request: web.Request, *, keep_body_headers: bool = True, json_only: bool = False
     ) -> CIMultiDict[str]:
-        headers = _filter(request.headers, _REQUEST_ALLOW, _REQUEST_PREFIXES)
+        headers = _REQUEST_HEADERS.filter(request.headers)
         if not keep_body_headers:
             headers.popall(hdrs.CONTENT_TYPE, None)
             headers.popall(hdrs.CONTENT_LENGTH, None)

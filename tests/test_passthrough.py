@@ -96,6 +96,18 @@ def test_passthrough_headers_allow_list(gateway: Gateway) -> None:
     assert sent["x-request-id"] == "req-from-client"
 
 
+def test_a_header_the_connection_header_names_is_dropped_though_allowed(gateway: Gateway) -> None:
+    """An allow-listed header that the caller's Connection header names is hop-by-hop for this
+    hop (RFC 9110 §7.6.1): it stays behind, whatever its case; the others go up."""
+    gateway.sandbox.clear()
+    headers = {**ALICE, "Connection": "keep-alive, X-Stainless-Arch", "x-stainless-arch": "x64",
+               "x-stainless-lang": "python"}
+    assert call(gateway.url, "GET", "/v1/models", headers).status == 200
+    sent = gateway.sandbox.requests()[-1]["headers"]
+    assert "x-stainless-arch" not in sent
+    assert sent["x-stainless-lang"] == "python"
+
+
 def test_request_id_is_generated_and_passed_both_ways(gateway: Gateway) -> None:
     """Without an incoming x-request-id the gateway makes one and sends it up and back."""
     gateway.sandbox.clear()
