@@ -102,7 +102,7 @@ def test_a_header_the_connection_header_names_is_dropped_though_allowed(gateway:
     gateway.sandbox.clear()
     headers = {**ALICE, "Connection": "keep-alive, X-Stainless-Arch", "x-stainless-arch": "x64",
                "x-stainless-lang": "python"}
-    assert call(gateway.url, "GET", "/v1/models", headers).status == 200
+    assert call(gateway.url, "GET", "/v1/files", headers).status == 200
     sent = gateway.sandbox.requests()[-1]["headers"]
     assert "x-stainless-arch" not in sent
     assert sent["x-stainless-lang"] == "python"
