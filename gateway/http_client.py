@@ -272,15 +272,18 @@ class UpstreamResponse:
         connection = self._connection
         if connection is None:
             return
-        while True:
-            if connection.chunks:
-                for chunk in connection.take():
-                    yield chunk
-            elif connection.complete:
-                self.release()
-                return
-            else:
-                await connection.wait(self._read_timeout)
+        try:
+            while True:
+                if connection.chunks:
+                    for chunk in connection.take():
+                        yield chunk
+                elif connection.complete:
+                    return
+                else:
+                    await connection.wait(self._read_timeout)
+        finally:
+            # Whole, failed or abandoned: the connection goes back or is closed, never kept busy.
+            self.release()
 
     def release(self) -> None:
         connection, self._connection = self._connection, None

@@ -16,8 +16,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gateway import keys
-from gateway.errors import GatewayError, invalid_file_id, store_unavailable
+from gateway.errors import GatewayError, invalid_file_id, store_unavailable, upstream_unavailable
 from gateway.health import Readiness
+from gateway.http_client import UpstreamError
 from gateway.identity import IdentityResolver
 from gateway.ids import unique_id
 from gateway.logs import RequestLog
@@ -78,6 +79,10 @@ def request_middleware(
                 response = exc.response()
             except StoreUnavailable:
                 response = store_unavailable().response()
+            except UpstreamError:
+                # An answer that broke off before the gateway began its own (a refusal's body,
+                # say): the upstream failed, not the gateway.
+                response = upstream_unavailable().response()
             except web.HTTPException as exc:
                 response = _http_error(exc).response()
             except Exception:

@@ -240,3 +240,20 @@ def test_a_broken_upstream_answer_gives_502(
     assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
     if reason is not None:
         assert gateway.metric("files_gateway_upstream_errors_total", reason=reason) == 1
+
+
+def test_a_refusal_whose_body_breaks_off_gives_502(
+    make_gateway: GatewayFactory, raw_upstream: socketserver.ThreadingTCPServer
+) -> None:
+    """A download the upstream refuses with a 400 whose body breaks off is 502
+    upstream_unavailable: the gateway reads that body (to tell a purpose refusal) and the
+    failure is the upstream's, not a 500 of the gateway's."""
+    raw_upstream.answer = (  # type: ignore[attr-defined]
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\n\r\n" + b'{"error": {"mess'
+    )
+    host, port = raw_upstream.server_address[:2]
+    gateway = make_gateway(
+        lambda policy: policy.update(untracked="allow"), **{"upstream.url": f"http://{host!s}:{port}"}
+    )
+    reply = call(gateway.url, "GET", "/v1/files/file-abc123/content", ALICE)
+    assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
