@@ -18,12 +18,12 @@ from aiohttp.typedefs import Handler, Middleware
 from gateway import keys
 from gateway.errors import GatewayError, invalid_file_id, store_unavailable, upstream_unavailable
 from gateway.health import Readiness
-from gateway.http_client import UpstreamError
 from gateway.identity import IdentityResolver
 from gateway.ids import unique_id
 from gateway.logs import RequestLog
 from gateway.metrics import Metrics, method_label
 from gateway.store import StoreUnavailable
+from gateway.upstream_connection import UpstreamError
 
 log = logging.getLogger("files_gateway")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

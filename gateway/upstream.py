@@ -11,9 +11,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway import keys
 from gateway.errors import upstream_timeout, upstream_unavailable
-from gateway.http_client import HTTPClient, UpstreamConnectionError, UpstreamError, UpstreamResponse
+from gateway.http_client import HTTPClient, UpstreamResponse
 from gateway.metrics import Metrics
 from gateway.settings import UpstreamSettings
+from gateway.upstream_connection import UpstreamConnectionError, UpstreamError
 
 _REQUEST_ALLOW = frozenset(
     {

@@ -1,5 +1,6 @@
-"""HTTPClient against real servers on 127.0.0.1: raw asyncio servers that send exact bytes (so the
-framing is ours to choose), and aiohttp for one end-to-end round trip."""
+"""HTTPClient (and the UpstreamConnection under it) against real servers on 127.0.0.1: raw
+asyncio servers that send exact bytes (so the framing is ours to choose), and aiohttp for one
+end-to-end round trip."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 from pytest_aiohttp import AiohttpServer
 
-from gateway.http_client import (
+from gateway.http_client import HTTPClient
+from gateway.upstream_connection import (
     HIGH_WATER,
-    HTTPClient,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamProtocolError,

@@ -9,8 +9,9 @@ from aiohttp import hdrs, web
 
 from gateway import keys
 from gateway.errors import upstream_unavailable
-from gateway.http_client import UpstreamError, UpstreamResponse
+from gateway.http_client import UpstreamResponse
 from gateway.upstream import response_headers
+from gateway.upstream_connection import UpstreamError
 
 
 def json_response(
