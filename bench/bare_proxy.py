@@ -80,12 +80,17 @@ async def _client_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[CLIENT].close()
 
 
-async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[SESSION] = aiohttp.ClientSession(
+def aiohttp_session() -> aiohttp.ClientSession:
+    """The reference's upstream session (bench/client_cost.py times it alone)."""
+    return aiohttp.ClientSession(
         auto_decompress=False,
         timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=600),
         connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
     )
+
+
+async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[SESSION] = aiohttp_session()
     yield
     await app[SESSION].close()
 

@@ -3,7 +3,7 @@ least any asyncio client does.
 
 Each sends the same GET with the SDK's headers over one kept-alive connection and reads a small
 body, one request at a time, in this process; the figure is this process's CPU time per request.
-- `aiohttp`: a ClientSession set up as the bare proxy (and the gateway until run 13) sets it up.
+- `aiohttp`: the bare proxy's own ClientSession (bare_proxy.aiohttp_session).
 - `gateway`: the gateway's own client, from gateway.upstream.http_client.
 - `bare protocol`: an asyncio.Protocol that writes prebuilt request bytes and waits for
   Content-Length bytes after the header block; no parser, no timeouts, no pool, no errors. No
@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-import aiohttp
+from bare_proxy import aiohttp_session
 from load import sdk_headers
 
 from gateway.settings import UpstreamSettings
@@ -59,10 +59,7 @@ async def _timed(one: Callable[[], Awaitable[bytes]], count: int) -> float:
 
 
 async def aiohttp_cost(url: str, headers: dict[str, str], count: int) -> float:
-    session = aiohttp.ClientSession(
-        auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-    )
+    session = aiohttp_session()
 
     async def one() -> bytes:
         async with session.get(url, headers=headers, allow_redirects=False) as response:

@@ -48,10 +48,8 @@ class UpstreamResponse:
             # The whole body came with the head, as a small one does: no generator needed.
             parts = connection.take()
             self.release()
-            return parts[0] if len(parts) == 1 else b"".join(parts)
-        parts = []
-        async for chunk in self.iter_chunks():
-            parts.append(chunk)
+        else:
+            parts = [chunk async for chunk in self.iter_chunks()]
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:

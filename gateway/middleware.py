@@ -16,14 +16,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gateway import keys
-from gateway.errors import GatewayError, invalid_file_id, store_unavailable, upstream_unavailable
+from gateway.errors import GatewayError, invalid_file_id, store_unavailable
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
 from gateway.ids import unique_id
 from gateway.logs import RequestLog
 from gateway.metrics import Metrics, method_label
 from gateway.store import StoreUnavailable
-from gateway.upstream_connection import UpstreamError
 
 log = logging.getLogger("files_gateway")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -79,10 +78,6 @@ def request_middleware(
                 response = exc.response()
             except StoreUnavailable:
                 response = store_unavailable().response()
-            except UpstreamError:
-                # An answer that broke off before the gateway began its own (a refusal's body,
-                # say): the upstream failed, not the gateway.
-                response = upstream_unavailable().response()
             except web.HTTPException as exc:
                 response = _http_error(exc).response()
             except Exception:

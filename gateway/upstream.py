@@ -90,7 +90,6 @@ class Upstream:
     def __init__(self, settings: UpstreamSettings, metrics: Metrics) -> None:
         self._settings = settings
         self._metrics = metrics
-        self.base_url = settings.url
         # A base URL with a path (a provider that serves the API under a prefix) keeps it.
         self._path = urlsplit(settings.url).path.rstrip("/")
         self._client: HTTPClient | None = None
@@ -156,6 +155,17 @@ class Upstream:
         return response
 
 
+async def read_whole(response: UpstreamResponse) -> bytes:
+    """The whole body, the connection released; one the upstream breaks off is 502
+    upstream_unavailable (the gateway's own answer has not begun)."""
+    try:
+        return await response.read()
+    except UpstreamError as exc:
+        raise upstream_unavailable() from exc
+    finally:
+        response.release()
+
+
 async def relay(
     request: web.Request, response: UpstreamResponse, *, download: bool = False
 ) -> web.StreamResponse:
@@ -167,12 +177,7 @@ async def relay(
     length = response.content_length
     if length is not None and length <= CHUNK:
         # A body that fits one chunk goes out whole with its headers: fewer steps per small file.
-        try:
-            body = await response.read()
-        except UpstreamError as exc:
-            raise upstream_unavailable() from exc
-        finally:
-            response.release()
+        body = await read_whole(response)
         if counter is not None:
             counter.inc(len(body))
         return web.Response(status=response.status, headers=headers, body=body)

@@ -189,8 +189,27 @@ def test_upstream_cookies_never_ride_along(make_gateway: GatewayFactory, sandbox
     assert [request["headers"].get("cookie") for request in sent] == [None, None, None]
 
 
+class RawUpstream(socketserver.ThreadingTCPServer):
+    """An upstream on 127.0.0.1 that answers every request with `answer`, whatever it is, and
+    keeps each request head it read in `heads`."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Fixed)
+        self.answer = b""
+        self.heads: list[bytes] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
 class _Fixed(socketserver.BaseRequestHandler):
-    """Reads one request head, sends the server's fixed bytes and closes."""
+    """Reads one request head, keeps it, sends the server's answer and closes."""
+
+    server: RawUpstream
 
     def handle(self) -> None:
         sock: socket.socket = self.request
@@ -200,14 +219,13 @@ class _Fixed(socketserver.BaseRequestHandler):
             if not data:
                 return
             head += data
-        sock.sendall(self.server.answer)  # type: ignore[attr-defined]
+        self.server.heads.append(head)
+        sock.sendall(self.server.answer)
 
 
 @pytest.fixture
-def raw_upstream() -> Iterator[socketserver.ThreadingTCPServer]:
-    """An upstream on 127.0.0.1 that answers every request with `answer`, whatever it is."""
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Fixed)
-    server.daemon_threads = True
+def raw_upstream() -> Iterator[RawUpstream]:
+    server = RawUpstream()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -227,15 +245,14 @@ def raw_upstream() -> Iterator[socketserver.ThreadingTCPServer]:
 )
 @pytest.mark.parametrize("path", ["/v1/files", "/v1/models"])
 def test_a_broken_upstream_answer_gives_502(
-    make_gateway: GatewayFactory, raw_upstream: socketserver.ThreadingTCPServer, answer: bytes,
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream, answer: bytes,
     reason: str | None, path: str,
 ) -> None:
     """An answer the upstream breaks off or garbles gives 502 upstream_unavailable, on a route
     whose JSON the gateway reads (the file list) as on one it relays (models); a head that is
     not HTTP is counted as a protocol error."""
-    raw_upstream.answer = answer  # type: ignore[attr-defined]
-    host, port = raw_upstream.server_address[:2]
-    gateway = make_gateway(**{"upstream.url": f"http://{host!s}:{port}"})
+    raw_upstream.answer = answer
+    gateway = make_gateway(**{"upstream.url": raw_upstream.url})
     reply = call(gateway.url, "GET", path, ALICE)
     assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
     if reason is not None:
@@ -243,17 +260,26 @@ def test_a_broken_upstream_answer_gives_502(
 
 
 def test_a_refusal_whose_body_breaks_off_gives_502(
-    make_gateway: GatewayFactory, raw_upstream: socketserver.ThreadingTCPServer
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream
 ) -> None:
     """A download the upstream refuses with a 400 whose body breaks off is 502
     upstream_unavailable: the gateway reads that body (to tell a purpose refusal) and the
     failure is the upstream's, not a 500 of the gateway's."""
-    raw_upstream.answer = (  # type: ignore[attr-defined]
-        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\n\r\n" + b'{"error": {"mess'
-    )
-    host, port = raw_upstream.server_address[:2]
+    raw_upstream.answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\n\r\n" + b'{"error": {"mess'
     gateway = make_gateway(
-        lambda policy: policy.update(untracked="allow"), **{"upstream.url": f"http://{host!s}:{port}"}
+        lambda policy: policy.update(untracked="allow"), **{"upstream.url": raw_upstream.url}
     )
     reply = call(gateway.url, "GET", "/v1/files/file-abc123/content", ALICE)
     assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
+
+
+def test_an_upstream_url_with_a_path_keeps_it_before_every_api_path(
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream
+) -> None:
+    """A provider serving the API under a prefix (`upstream.url: http://host/openai`) gets every
+    request under it, with the query as the caller sent it."""
+    raw_upstream.answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    gateway = make_gateway(**{"upstream.url": raw_upstream.url + "/openai/"})
+    reply = call(gateway.url, "GET", "/v1/models?x=1%202", ALICE)
+    assert (reply.status, reply.body) == (200, b"{}")
+    assert raw_upstream.heads[-1].startswith(b"GET /openai/v1/models?x=1%202 HTTP/1.1\r\nHost: ")

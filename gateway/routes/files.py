@@ -29,7 +29,7 @@ from gateway.records import EPHEMERAL, FileRecord
 from gateway.routes.holders import new_record
 from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
-from gateway.upstream import relay
+from gateway.upstream import read_whole, relay
 
 ACCESS_HEADER = "X-File-Access"
 UPSTREAM_REFUSAL = "Not allowed to download files of purpose"
@@ -153,8 +153,7 @@ async def file_content(request: web.Request) -> web.StreamResponse:
         )
         decision.upstream_status = response.status
         if response.status == 400:
-            body = await response.read()
-            response.release()
+            body = await read_whole(response)
             if UPSTREAM_REFUSAL.encode() in body:
                 purpose = record.purpose if record is not None else "unknown"
                 await app[keys.LEARNED].learn(purpose)
