@@ -283,3 +283,64 @@ def test_an_upstream_url_with_a_path_keeps_it_before_every_api_path(
     reply = call(gateway.url, "GET", "/v1/models?x=1%202", ALICE)
     assert (reply.status, reply.body) == (200, b"{}")
     assert raw_upstream.heads[-1].startswith(b"GET /openai/v1/models?x=1%202 HTTP/1.1\r\nHost: ")
+
+
+def _whole(body: bytes) -> bytes:
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"<html>busy</html>", id="not JSON"),
+        pytest.param(b'{"object": "list", "data": ["file-abc123"]}', id="items that are not objects"),
+        pytest.param(b'{"object": "list", "data": {"id": "file-abc123"}}', id="data not a list"),
+        pytest.param(b'[{"id": "file-abc123"}]', id="not an object"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/files", "/v1/batches", "/v1/vector_stores"])
+def test_a_whole_answer_that_is_no_list_page_gives_502(
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream, body: bytes, path: str
+) -> None:
+    """A list page the upstream sends whole but garbled is the upstream's failure, 502
+    upstream_unavailable, and never a 500 of the gateway's or a list made of it."""
+    raw_upstream.answer = _whole(body)
+    gateway = make_gateway(**{"upstream.url": raw_upstream.url})
+    reply = call(gateway.url, "GET", path, ALICE)
+    assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
+
+
+def test_a_list_page_reads_only_id_and_has_more_and_keeps_the_rest_of_each_item(
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream
+) -> None:
+    """What the gateway reads of a page it filters: each item's id and `has_more`; an item it
+    keeps comes back with every field as the upstream sent it (nested and unknown ones
+    included), and a missing or null `has_more` ends the list."""
+    item = (b'{"id": "file-abc123", "object": "file", "bytes": 12345678901234567890, '
+            b'"purpose": "user_data", "nested": {"a": [1, 2.5, null, true]}, "x-new": "\\u00e9"}')
+    raw_upstream.answer = _whole(b'{"object": "list", "data": [' + item + b'], "has_more": null}')
+    gateway = make_gateway(
+        lambda policy: policy.update(untracked="allow"), **{"upstream.url": raw_upstream.url}
+    )
+    reply = call(gateway.url, "GET", "/v1/files", ALICE)
+    assert reply.status == 200, reply.body
+    listed = reply.json()
+    assert listed["has_more"] is False
+    (got,) = listed["data"]
+    assert got.pop("gateway")["owner_is_you"] is False
+    assert got == {"id": "file-abc123", "object": "file", "bytes": 12345678901234567890,
+                   "purpose": "user_data", "nested": {"a": [1, 2.5, None, True]}, "x-new": "é"}
+
+
+def test_a_file_object_that_is_not_json_gives_502(
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream
+) -> None:
+    """A file object the gateway reads to annotate that comes whole but is not JSON: 502
+    upstream_unavailable, not a 500 of the gateway's."""
+    raw_upstream.answer = _whole(b"<html>busy</html>")
+    gateway = make_gateway(
+        lambda policy: policy.update(untracked="allow"), **{"upstream.url": raw_upstream.url}
+    )
+    reply = call(gateway.url, "GET", "/v1/files/file-abc123", ALICE)
+    assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body

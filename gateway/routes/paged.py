@@ -18,10 +18,11 @@ from gateway import keys
 from gateway.decisions import DecisionScope
 from gateway.enforce import decision_error, plain_id
 from gateway.errors import invalid_request
+from gateway.list_pages import read_page
 from gateway.policy import Action, Decision, decide, may_see
 from gateway.records import FileRecord
-from gateway.routes.responses import json_response, upstream_json
-from gateway.upstream import relay
+from gateway.routes.responses import json_response
+from gateway.upstream import read_whole, relay
 
 Annotate = Callable[[dict[str, Any], FileRecord | None], None]
 
@@ -69,32 +70,31 @@ async def filtered_list(
     visible: list[dict[str, Any]] = []
     cursor, seen = after, 0
     while True:
-        page = {**params, "limit": str(min(spec.max_limit, max(limit + 1 - len(visible), 20)))}
+        query = {**params, "limit": str(min(spec.max_limit, max(limit + 1 - len(visible), 20)))}
         if cursor is not None:
-            page["after"] = cursor
+            query["after"] = cursor
         response = await upstream.send(
-            "GET", f"{spec.upstream_path}?{urlencode(page)}", headers, route=spec.route
+            "GET", f"{spec.upstream_path}?{urlencode(query)}", headers, route=spec.route
         )
         scope.upstream_status = response.status
         if response.status != 200:
             return await relay(request, response)
-        body = await upstream_json(response)
-        data: list[dict[str, Any]] = body.get("data") or []
-        seen += len(data)
-        ids = [str(item.get("id")) for item in data]
-        records = await store.get_many(ids)
+        page = read_page(await read_whole(response))
+        seen += len(page.ids)
+        found = (await store.get_many(page.ids)).get
         now = time.time()
-        for item, item_id in zip(data, ids, strict=True):
-            record = records.get(item_id) or fallback
+        for index, item_id in enumerate(page.ids):
+            record = found(item_id, fallback)
             if may_see(principal, record, policy, now):
+                item = page.item(index)
                 if annotate is not None:
                     annotate(item, record)
                 visible.append(item)
                 if len(visible) > limit:
                     break
-        if len(visible) > limit or not body.get("has_more") or not data:
+        if len(visible) > limit or not page.has_more or not page.ids:
             break
-        cursor = str(data[-1]["id"])
+        cursor = page.ids[-1]
     returned = visible[:limit]
     scope.extra.update({"returned": len(returned), "filtered": seen - len(visible)})
     return json_response(
