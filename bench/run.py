@@ -46,7 +46,7 @@ REFS = ("direct", "nginx", "aiohttp")
 GATEWAYS = ("gw-redis", "gw-sqlite")
 SYSTEMS = REFS + GATEWAYS
 # uvloop is optional: without it that lever is left out.
-LEVERS = ("gw-redis-w2", *(("gw-redis-uvloop",) if importlib.util.find_spec("uvloop") else ()))
+LEVERS = ("gw-redis-w2", *(("gw-redis-uvloop", "gw-redis-w2-uvloop") if importlib.util.find_spec("uvloop") else ()))
 LABELS = {
     "direct": "direct to upstream (nginx)",
     "nginx": "nginx proxy_pass",
@@ -55,6 +55,7 @@ LABELS = {
     "gw-sqlite": "gateway + SQLite",
     "gw-redis-w2": "gateway + Redis, --workers 2",
     "gw-redis-uvloop": "gateway + Redis, uvloop",
+    "gw-redis-w2-uvloop": "gateway + Redis, --workers 2, uvloop",
 }
 
 
@@ -126,6 +127,7 @@ class Bench:
             "gw-sqlite": {"store": f"sqlite:///{self.sqlite_path}"},
             "gw-redis-w2": {"store": self.redis_url, "workers": 2},
             "gw-redis-uvloop": {"store": self.redis_url, "uvloop": True},
+            "gw-redis-w2-uvloop": {"store": self.redis_url, "workers": 2, "uvloop": True},
         }
         gateway_specs = {name: spec for name, spec in specs.items() if name in (*GATEWAYS, *LEVERS)}
         started = {"aiohttp": bare, "nginx": nginx}

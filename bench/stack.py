@@ -147,10 +147,9 @@ def gateway_argv(
     *, config: Path, upstream: str, port: int, admin_port: int, store: str, workers: int = 1,
     uvloop: bool = False,
 ) -> list[str]:
-    """`files-gateway serve ...`, or the same through bench/uvloop_serve.py."""
-    entry = [python(), str(REPO / "bench" / "uvloop_serve.py")] if uvloop else [python(), "-m", "gateway"]
+    """`files-gateway serve ...`, on uvloop's event loop with `uvloop`."""
     return [
-        *entry, "serve", "--config", str(config), "--upstream", upstream,
-        "--listen", f"{HOST}:{port}", "--admin-listen", f"{HOST}:{admin_port}", "--store", store,
-        "--workers", str(workers),
+        python(), "-m", "gateway", "serve", *(["--event-loop", "uvloop"] if uvloop else []),
+        "--config", str(config), "--upstream", upstream, "--listen", f"{HOST}:{port}",
+        "--admin-listen", f"{HOST}:{admin_port}", "--store", store, "--workers", str(workers),
     ]

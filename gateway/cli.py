@@ -26,6 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
         _settings(
             args, listen=args.listen, admin_listen=args.admin_listen, **{
                 "upstream.url": args.upstream, "store": args.store, "workers": args.workers,
+                "event_loop": args.event_loop,
             }
         )
     )
@@ -79,6 +80,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream")
     serve.add_argument("--store")
     serve.add_argument("--workers", type=int)
+    serve.add_argument("--event-loop", choices=("asyncio", "uvloop"))
     serve.set_defaults(func=_serve)
 
     sandbox = commands.add_parser("sandbox", help="run the local OpenAI Files API emulator")

@@ -55,10 +55,11 @@ async def serve_async(
         admin_runner, settings.admin_listen.host, settings.admin_listen.port,
         reuse_port=reuse_port or None,
     ).start()
-    log.info("files-gateway listening on %s (admin %s), upstream %s", settings.listen,
-             settings.admin_listen, settings.upstream.url)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    log.info("files-gateway listening on %s (admin %s), upstream %s, event loop %s",
+             settings.listen, settings.admin_listen, settings.upstream.url,
+             type(loop).__module__.partition(".")[0])
+    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
@@ -100,7 +101,14 @@ def _tune_gc() -> None:
 
 def _run(settings: Settings, reuse_port: bool, multiproc_dir: Path | None = None) -> None:
     configure_logging(settings.log_level)
-    asyncio.run(serve_async(settings, reuse_port=reuse_port, multiproc_dir=multiproc_dir))
+    main = serve_async(settings, reuse_port=reuse_port, multiproc_dir=multiproc_dir)
+    if settings.event_loop == "uvloop":
+        # Each worker picks its own loop: spawned ones start a fresh interpreter.
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
 
 
 def serve(settings: Settings) -> None:

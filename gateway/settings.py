@@ -6,6 +6,7 @@ Every problem is collected and reported at once, each naming its key (STYLE: Sta
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class Settings:
     cache_entries: int = 100_000
     audit: AuditSettings = dataclasses.field(default_factory=AuditSettings)
     request_log_level: str = "info"
+    event_loop: str = "asyncio"
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -141,6 +143,7 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
     listen = parse_host_port(values, "listen", problems)
     admin = parse_host_port(values, "admin_listen", problems)
     workers = int(parse_number(values, "workers", problems, minimum=1))
+    event_loop = _event_loop(values, problems)
     max_upload = int(parse_number(values, "limits.max_upload_bytes", problems, minimum=1))
     shutdown = parse_number(values, "shutdown_timeout_seconds", problems)
     store_timeout = parse_number(values, "store_timeout_seconds", problems)
@@ -171,7 +174,17 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
         request_log_level=request_log_level,
         reaper_interval_seconds=reaper,
         cache_entries=cache_entries,
+        event_loop=event_loop,
     )
+
+
+def _event_loop(values: dict[str, Any], problems: list[str]) -> str:
+    loop = str(values["event_loop"]).lower()
+    if loop not in ("asyncio", "uvloop"):
+        problems.append(f"event_loop: {loop!r} must be asyncio or uvloop")
+    elif loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        problems.append("event_loop: uvloop is not installed (pip install 'files-gateway[uvloop]')")
+    return loop
 
 
 def _level(values: dict[str, Any], key: str, problems: list[str]) -> str:

@@ -16,12 +16,14 @@ class Processes:
         self.started: list[subprocess.Popen[bytes]] = []
 
     def spawn(
-        self, *args: str, cwd: Path, env: dict[str, str] | None = None
+        self, *args: str, cwd: Path, env: dict[str, str] | None = None, stderr: Path | None = None
     ) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", *args], cwd=cwd, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        """`stderr` keeps the process log in that file; by default it is dropped."""
+        with open(stderr or "/dev/null", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway", *args], cwd=cwd, env=env,
+                stdout=subprocess.DEVNULL, stderr=log,
+            )
         self.started.append(proc)
         return proc
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import openai
@@ -41,12 +42,13 @@ def test_check_config_reports_every_problem(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({
         "listen": "nowhere", "store": "mysql://x", "policy": str(policy), "workers": 0,
+        "event_loop": "trio",
         "identity": {"mode": "magic", "keys": [{"sha256": "abc"}]},
         "upstream": {"url": "ftp://x"}, "colour": "blue",
     }))
     result = run_cli("check-config", "--config", str(config))
     assert result.returncode == 2
-    for key in ("listen", "store", "workers", "identity.mode", "identity.keys[0].sha256",
+    for key in ("listen", "store", "workers", "event_loop", "identity.mode", "identity.keys[0].sha256",
                 "identity.keys[0].principal", "upstream.url", "colour: unknown setting",
                 "policy.untracked", "policy.purposes.batch.download", "policy.purposes.batch.apis",
                 "policy.purposes.batch.default_flags", "policy.purposes.out.inherits_from"):
@@ -133,3 +135,41 @@ def test_first_run_and_restart_keep_records(
     assert call(admin, "GET", "/healthz").status == 200
     alice.close()
     bob.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_runs_every_worker_on_uvloop_when_asked(
+    processes: Processes, tmp_path: Path, workers: int
+) -> None:
+    """`serve --event-loop uvloop`: every worker, spawned ones included, runs on uvloop and
+    serves the SDK as on asyncio's loop (issue 6's lever)."""
+    sandbox_port, port, admin_port = free_port(), free_port(), free_port()
+    processes.spawn("sandbox", "--listen", f"127.0.0.1:{sandbox_port}", cwd=tmp_path)
+    wait_for_port(sandbox_port)
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump({"identity": {"keys": identity_keys()}}))
+    log = tmp_path / "serve.log"
+    gateway = processes.spawn(
+        "serve", "--config", str(config), "--event-loop", "uvloop", "--workers", str(workers),
+        "--upstream", f"http://127.0.0.1:{sandbox_port}", "--listen", f"127.0.0.1:{port}",
+        "--admin-listen", f"127.0.0.1:{admin_port}", cwd=tmp_path, stderr=log,
+    )
+    wait_for_port(port, timeout=30)
+
+    def listening() -> list[str]:
+        return [line for line in log.read_text().splitlines() if "listening on" in line]
+
+    deadline = time.monotonic() + 30
+    while len(listening()) < workers:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    alice = openai.OpenAI(api_key="sk-alice", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+    created = alice.files.create(file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch")
+    assert alice.files.content(created.id).content == b"{}\n"
+    assert [item.id for item in alice.files.list()] == [created.id]
+    alice.close()
+    gateway.send_signal(signal.SIGTERM)
+    assert gateway.wait(timeout=30) == 0
+    lines = listening()
+    assert len(lines) == workers, lines
+    assert all(line.endswith("event loop uvloop") for line in lines), lines

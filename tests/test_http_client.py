@@ -879,7 +879,7 @@ def test_errors_form_one_family() -> None:
 
 
 def test_two_requests_share_a_connection_under_uvloop() -> None:
-    """Under uvloop's event loop (bench/uvloop_serve.py), whose transports are not asyncio's own
+    """Under uvloop's event loop (`serve --event-loop uvloop`), whose transports are not asyncio's own
     classes, answers arrive and the connection is kept for the next request."""
 
     async def main() -> tuple[list[bytes], int]:
