@@ -198,7 +198,7 @@ class HTTPClient:
                 transport.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
             else:
                 transport.write(chunk)
-            await connection.drain()
+            await connection.drain(self._read_timeout)
         if chunked and connection.open:
             transport.write(b"0\r\n\r\n")
         return connection.open

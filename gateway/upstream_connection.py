@@ -33,7 +33,8 @@ class UpstreamProtocolError(UpstreamError):
 
 
 class UpstreamTimeout(UpstreamError, TimeoutError):
-    """Connecting, or waiting for the next bytes of an answer, took longer than allowed."""
+    """Connecting, waiting for the next bytes of an answer, or for the upstream to take more of
+    a request body, took longer than allowed."""
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -195,7 +196,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.open = False
         self.closed_here = True
         if self.transport is not None:
-            self.transport.close()
+            # abort, not close: close would first wait to send what is buffered, forever when
+            # the upstream stopped reading, and nothing buffered matters once we let go.
+            self.transport.abort()
 
     async def wait(self, seconds: float) -> None:
         """Until something new arrived for the answer (or it failed); UpstreamTimeout after
@@ -225,8 +228,22 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.resume_reading()
         return taken
 
-    async def drain(self) -> None:
-        if self._writable is not None:
-            await self._writable
+    async def drain(self, seconds: float) -> None:
+        """Until the upstream takes more of the request body; UpstreamTimeout after `seconds`
+        in which it took nothing, so an upstream that stops reading cannot hold an upload."""
+        writable = self._writable
+        if writable is not None:
+            timer = self._loop.call_later(seconds, self._stalled, writable)
+            try:
+                await writable
+            finally:
+                timer.cancel()
+        if self.error is not None:
+            raise self.error
         if not self.open:
             raise UpstreamConnectionError("upstream closed the connection while the body was sent")
+
+    def _stalled(self, writable: asyncio.Future[None]) -> None:
+        if not writable.done():
+            writable.set_result(None)
+            self._fail(UpstreamTimeout("upstream read none of the request body within the read timeout"))

@@ -758,6 +758,30 @@ async def test_an_early_answer_ends_a_streamed_upload(rig: Rig, delay: float) ->
     assert upload.taken < upload.pieces
 
 
+async def test_an_upstream_that_stops_reading_an_upload_times_out_after_read_timeout(rig: Rig) -> None:
+    """An upstream that takes nothing more of a body, and does not answer, raises UpstreamTimeout
+    once read_timeout passes with nothing taken; the connection is not reused."""
+    read_heads: list[Request] = []
+
+    async def stop_reading(peer: Peer) -> None:
+        request = await peer.read_head()
+        if request is not None and request.head.startswith(b"POST"):
+            read_heads.append(request)
+            await asyncio.sleep(5.0)  # the body stays in the socket buffers: the client is held back
+            return
+        await peer.play(OK)
+
+    server, client = await rig.pair(stop_reading, read_timeout=0.3)
+    upload = Upload(pieces=1024)  # 64 MiB: far more than the socket buffers hold
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        await client.request("POST", "/upload", {}, upload)
+    assert 0.29 <= time.monotonic() - started < 2.0
+    assert len(read_heads) == 1 and upload.taken < upload.pieces
+    assert await get(client) == b"ok"
+    assert server.accepted == 2
+
+
 async def test_an_error_in_the_body_iterable_propagates_and_the_connection_is_dropped(rig: Rig) -> None:
     """The body iterable's exception leaves request() as it is, and its connection is not reused."""
     server, client = await rig.pair(answer(OK))

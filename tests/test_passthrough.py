@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -199,6 +200,8 @@ class RawUpstream(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Fixed)
         self.answer = b""
         self.heads: list[bytes] = []
+        # Seconds to hold the connection after the head, reading nothing more, before answering.
+        self.stall = 0.0
 
     @property
     def url(self) -> str:
@@ -220,6 +223,7 @@ class _Fixed(socketserver.BaseRequestHandler):
                 return
             head += data
         self.server.heads.append(head)
+        time.sleep(self.server.stall)
         sock.sendall(self.server.answer)
 
 
@@ -344,3 +348,23 @@ def test_a_file_object_that_is_not_json_gives_502(
     )
     reply = call(gateway.url, "GET", "/v1/files/file-abc123", ALICE)
     assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
+
+
+def test_an_upstream_that_stops_reading_an_upload_gives_504(
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream
+) -> None:
+    """An upload whose upstream takes none of the body for `upstream.timeout_seconds`, and does
+    not answer, ends in 504 upstream_timeout instead of holding the request."""
+    raw_upstream.stall = 10.0
+    gateway = make_gateway(**{"upstream.url": raw_upstream.url, "upstream.timeout_seconds": 0.5})
+    boundary = "b0undary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    body += b"x" * (48 << 20) + f"\r\n--{boundary}--\r\n".encode()
+    started = time.monotonic()
+    reply = call(gateway.url, "POST", "/v1/files",
+                 {**ALICE, "Content-Type": f"multipart/form-data; boundary={boundary}"}, body)
+    assert (reply.status, reply.code) == (504, "upstream_timeout"), reply.body
+    assert time.monotonic() - started < 8.0
+    assert len(raw_upstream.heads) == 1
