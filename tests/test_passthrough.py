@@ -263,17 +263,26 @@ def test_a_broken_upstream_answer_gives_502(
         assert gateway.metric("files_gateway_upstream_errors_total", reason=reason) == 1
 
 
-def test_a_refusal_whose_body_breaks_off_gives_502(
-    make_gateway: GatewayFactory, raw_upstream: RawUpstream
+@pytest.mark.parametrize(
+    ("answer", "path"),
+    [
+        pytest.param(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\n\r\n" + b'{"error": {"mess',
+                     "/v1/files/file-abc123/content", id="a refusal whose body breaks off"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n"
+                     b"<html>busy</html>", "/v1/files/file-abc123", id="a file object that is not JSON"),
+    ],
+)
+def test_a_body_the_gateway_reads_that_is_broken_gives_502(
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream, answer: bytes, path: str
 ) -> None:
-    """A download the upstream refuses with a 400 whose body breaks off is 502
-    upstream_unavailable: the gateway reads that body (to tell a purpose refusal) and the
-    failure is the upstream's, not a 500 of the gateway's."""
-    raw_upstream.answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\n\r\n" + b'{"error": {"mess'
+    """Bodies the gateway reads itself: a download refusal (to tell a purpose refusal) and a
+    file object (to annotate it). One that breaks off, or comes whole but is not JSON, is the
+    upstream's failure, 502 upstream_unavailable, not a 500 of the gateway's."""
+    raw_upstream.answer = answer
     gateway = make_gateway(
         lambda policy: policy.update(untracked="allow"), **{"upstream.url": raw_upstream.url}
     )
-    reply = call(gateway.url, "GET", "/v1/files/file-abc123/content", ALICE)
+    reply = call(gateway.url, "GET", path, ALICE)
     assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
 
 
@@ -335,19 +344,6 @@ def test_a_list_page_reads_only_id_and_has_more_and_keeps_the_rest_of_each_item(
     assert got.pop("gateway")["owner_is_you"] is False
     assert got == {"id": "file-abc123", "object": "file", "bytes": 12345678901234567890,
                    "purpose": "user_data", "nested": {"a": [1, 2.5, None, True]}, "x-new": "é"}
-
-
-def test_a_file_object_that_is_not_json_gives_502(
-    make_gateway: GatewayFactory, raw_upstream: RawUpstream
-) -> None:
-    """A file object the gateway reads to annotate that comes whole but is not JSON: 502
-    upstream_unavailable, not a 500 of the gateway's."""
-    raw_upstream.answer = _whole(b"<html>busy</html>")
-    gateway = make_gateway(
-        lambda policy: policy.update(untracked="allow"), **{"upstream.url": raw_upstream.url}
-    )
-    reply = call(gateway.url, "GET", "/v1/files/file-abc123", ALICE)
-    assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
 
 
 def test_an_upstream_that_stops_reading_an_upload_gives_504(
