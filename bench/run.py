@@ -47,6 +47,9 @@ GATEWAYS = ("gw-redis", "gw-sqlite")
 SYSTEMS = REFS + GATEWAYS
 # uvloop is optional: without it that lever is left out.
 LEVERS = ("gw-redis-w2", *(("gw-redis-uvloop", "gw-redis-w2-uvloop") if importlib.util.find_spec("uvloop") else ()))
+# Measured once beside the levers: the floor for any aiohttp server on the gateway's own client
+# (the bare proxy with --client gateway), so "× nginx" reads against what no enforcement costs.
+FLOORS = ("aiohttp-own",)
 LABELS = {
     "direct": "direct to upstream (nginx)",
     "nginx": "nginx proxy_pass",
@@ -56,6 +59,7 @@ LABELS = {
     "gw-redis-w2": "gateway + Redis, --workers 2",
     "gw-redis-uvloop": "gateway + Redis, uvloop",
     "gw-redis-w2-uvloop": "gateway + Redis, --workers 2, uvloop",
+    "aiohttp-own": "bare aiohttp server on the gateway's client, no enforcement",
 }
 
 
@@ -81,7 +85,7 @@ class Bench:
 
     def start(self) -> None:
         args, run, fast = self.args, self.run, self.fast
-        names = ("direct", "sink", "nginx", "aiohttp", "redis", *GATEWAYS, *LEVERS)
+        names = ("direct", "sink", "nginx", "aiohttp", "redis", *GATEWAYS, *LEVERS, *FLOORS)
         self.ports = {name: stack.free_port() for name in names}
         admin = {name: stack.free_port() for name in (*GATEWAYS, *LEVERS)}
         www = fast / "www"
@@ -122,6 +126,10 @@ class Bench:
             stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
             "--listen", f"{HOST}:{self.ports['aiohttp']}", "--upstream", upstream,
         ])
+        own = self.procs.start("aiohttp-own", [
+            stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
+            "--listen", f"{HOST}:{self.ports['aiohttp-own']}", "--upstream", upstream, "--client", "gateway",
+        ])
         specs: dict[str, dict[str, Any]] = {
             "gw-redis": {"store": self.redis_url},
             "gw-sqlite": {"store": f"sqlite:///{self.sqlite_path}"},
@@ -139,10 +147,12 @@ class Bench:
             started[name] = self.procs.start(name, argv, stdout_to_null=True)
         stack.wait_http(f"{upstream}/v1/files/x/content", proc=nginx)
         stack.wait_http(f"{self.url('aiohttp')}/", proc=bare)
+        stack.wait_http(f"{self.url('aiohttp-own')}/", proc=own)
         for name in gateway_specs:
             stack.wait_http(f"http://{HOST}:{admin[name]}/healthz", timeout=30, proc=started[name])
             self.pids[name] = started[name].pid
         self.pids["aiohttp"] = bare.pid
+        self.pids["aiohttp-own"] = own.pid
 
     # -- sanity checks -----------------------------------------------------------------------
 
@@ -158,7 +168,7 @@ class Bench:
 
     def check(self) -> None:
         allowed, blocked = self.ids.allowed[0], self.ids.blocked[0]
-        for system in (*SYSTEMS, *LEVERS):
+        for system in (*SYSTEMS, *LEVERS, *FLOORS):
             status, _, body = self.get(system, f"/v1/files/{allowed}/content")
             assert status == 200 and len(body) == 1024, (system, status, body[:200])
             status, _, body = self.get(system, f"/v1/files/{allowed}")
@@ -208,7 +218,7 @@ class Bench:
         self.rate_case("blocked_c32", GATEWAYS, self.script("blocked", self.ids.blocked, "/content"), 32)
         self.rate_case("meta_c32", SYSTEMS, self.script("meta", self.ids.allowed, ""), 32)
         levers = self.results["levers"]
-        for system in LEVERS:
+        for system in (*LEVERS, *FLOORS):
             levers[system] = load.wrk(self.url(system), small, connections=32, seconds=self.args.seconds).__dict__
             log(f"lever {system}: {levers[system]['rps']:.0f} rps, p99 {levers[system]['p99_ms']:.2f} ms")
 
@@ -447,10 +457,13 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
     )
     levers = results["levers"]
     if levers:
-        lines += ["", "| lever (small download, c=32) | rps | p50 ms | p99 ms | vs gateway + Redis |", "|---|---:|---:|---:|---:|"]
+        lines += ["", "| lever or floor (small download, c=32, one run) | rps | p50 ms | p99 ms | vs gateway + Redis | × nginx |",
+                  "|---|---:|---:|---:|---:|---:|"]
         base = cases["small_c32"]["gw-redis"]["rps"]
+        nginx = cases["small_c32"]["nginx"]["rps"]
         for system, data in levers.items():
-            lines.append(f"| {LABELS[system]} | {data['rps']:,.0f} | {data['p50_ms']:.2f} | {data['p99_ms']:.2f} | {data['rps'] / base:.2f}× |")
+            lines.append(f"| {LABELS[system]} | {data['rps']:,.0f} | {data['p50_ms']:.2f} | {data['p99_ms']:.2f} "
+                         f"| {data['rps'] / base:.2f}× | {data['rps'] / nginx:.2f}× |")
     return "\n".join(lines)
 
 
