@@ -32,10 +32,9 @@ class UpstreamResponse:
     """An answer whose head has arrived; its body is read with `read()` or `iter_chunks()`,
     then `release()` hands the connection back (or closes it when the body was left unread)."""
 
-    def __init__(self, client: HTTPClient, connection: UpstreamConnection, read_timeout: float) -> None:
+    def __init__(self, client: HTTPClient, connection: UpstreamConnection) -> None:
         self._client = client
         self._connection: UpstreamConnection | None = connection
-        self._read_timeout = read_timeout
         self.status = connection.status
         self.reason = connection.reason
         self.headers = connection.headers
@@ -65,7 +64,7 @@ class UpstreamResponse:
                 elif connection.complete:
                     return
                 else:
-                    await connection.wait(self._read_timeout)
+                    await connection.wait(self._client.read_timeout)
         finally:
             # Whole, failed or abandoned: the connection goes back or is closed, never kept busy.
             self.release()
@@ -102,7 +101,7 @@ class HTTPClient:
         )
         self._ssl = (ssl_context or ssl.create_default_context()) if self._tls else None
         self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
+        self.read_timeout = read_timeout
         self._keepalive = keepalive_timeout
         self._idle: deque[UpstreamConnection] = deque()
         self._busy: set[UpstreamConnection] = set()
@@ -144,11 +143,11 @@ class HTTPClient:
                 transport.write(head)
                 connection.sent = await self._stream(connection, body, chunked)
             while not connection.head_done:
-                await connection.wait(self._read_timeout)
+                await connection.wait(self.read_timeout)
         except BaseException:
             self._discard(connection)
             raise
-        return UpstreamResponse(self, connection, self._read_timeout)
+        return UpstreamResponse(self, connection)
 
     def _head(
         self, method: str, path_qs: str, headers: Mapping[str, str],
@@ -198,7 +197,7 @@ class HTTPClient:
                 transport.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
             else:
                 transport.write(chunk)
-            await connection.drain(self._read_timeout)
+            await connection.drain(self.read_timeout)
         if chunked and connection.open:
             transport.write(b"0\r\n\r\n")
         return connection.open

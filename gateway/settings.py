@@ -179,18 +179,20 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
 
 
 def _event_loop(values: dict[str, Any], problems: list[str]) -> str:
-    loop = str(values["event_loop"]).lower()
-    if loop not in ("asyncio", "uvloop"):
-        problems.append(f"event_loop: {loop!r} must be asyncio or uvloop")
-    elif loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+    loop = _choice(values, "event_loop", ("asyncio", "uvloop"), problems)
+    if loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         problems.append("event_loop: uvloop is not installed (pip install 'files-gateway[uvloop]')")
     return loop
 
 
 def _level(values: dict[str, Any], key: str, problems: list[str]) -> str:
-    level = str(values[key]).lower()
-    if level not in ("debug", "info", "warning", "error"):
-        problems.append(f"{key}: {level!r} must be debug, info, warning or error")
-    return level
+    return _choice(values, key, ("debug", "info", "warning", "error"), problems)
+
+
+def _choice(values: dict[str, Any], key: str, choices: tuple[str, ...], problems: list[str]) -> str:
+    value = str(values[key]).lower()
+    if value not in choices:
+        problems.append(f"{key}: {value!r} must be {', '.join(choices[:-1])} or {choices[-1]}")
+    return value
 
 

@@ -84,8 +84,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)  # drain() sees the connection closed
+        self._writable_again()  # drain() sees the connection closed
         if not self.in_flight or self.complete or self.error is not None:
             return
         if self.head_done and exc is None and not self.closed_here and self._close_delimited():
@@ -100,8 +99,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._writable = self._loop.create_future()
 
     def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
+        self._writable_again()
         self._writable = None
 
     def data_received(self, data: bytes) -> None:
@@ -150,8 +148,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.headers = CIMultiDict(self._header_list)
         self._header_list.clear()
         self.head_done = True
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)  # an answer before the whole body: stop sending
+        self._writable_again()  # an answer before the whole body: stop sending
         if self.head_only:
             # An answer to HEAD has no body whatever its Content-Length says; llhttp would wait
             # for one, so the connection is not reused.
@@ -186,6 +183,10 @@ class UpstreamConnection(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    def _writable_again(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
     def _fail(self, error: BaseException) -> None:
         if self.error is None:
             self.error = error
@@ -205,19 +206,11 @@ class UpstreamConnection(asyncio.Protocol):
         `seconds` of nothing."""
         if self.error is not None:
             raise self.error
-        waiter = self._waiter = self._loop.create_future()
-        timer = self._loop.call_later(seconds, self._expire, waiter)
+        self._waiter = self._loop.create_future()
         try:
-            await waiter
+            await self._within(self._waiter, seconds, "sent nothing")
         finally:
-            timer.cancel()
             self._waiter = None
-        if self.error is not None:
-            raise self.error
-
-    def _expire(self, waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
-            self._fail(UpstreamTimeout("upstream sent nothing within the read timeout"))
 
     def take(self) -> list[bytes]:
         taken = list(self.chunks)
@@ -231,19 +224,24 @@ class UpstreamConnection(asyncio.Protocol):
     async def drain(self, seconds: float) -> None:
         """Until the upstream takes more of the request body; UpstreamTimeout after `seconds`
         in which it took nothing, so an upstream that stops reading cannot hold an upload."""
-        writable = self._writable
-        if writable is not None:
-            timer = self._loop.call_later(seconds, self._stalled, writable)
-            try:
-                await writable
-            finally:
-                timer.cancel()
-        if self.error is not None:
-            raise self.error
+        if self._writable is not None:
+            await self._within(self._writable, seconds, "read none of the request body")
         if not self.open:
             raise UpstreamConnectionError("upstream closed the connection while the body was sent")
 
-    def _stalled(self, writable: asyncio.Future[None]) -> None:
-        if not writable.done():
-            writable.set_result(None)
-            self._fail(UpstreamTimeout("upstream read none of the request body within the read timeout"))
+    async def _within(self, event: asyncio.Future[None], seconds: float, what: str) -> None:
+        """Until `event`; after `seconds` without it, the connection fails with UpstreamTimeout.
+        Raises whatever failed the connection meanwhile."""
+
+        def expire() -> None:
+            if not event.done():
+                event.set_result(None)
+                self._fail(UpstreamTimeout(f"upstream {what} within the read timeout"))
+
+        timer = self._loop.call_later(seconds, expire)
+        try:
+            await event
+        finally:
+            timer.cancel()
+        if self.error is not None:
+            raise self.error
