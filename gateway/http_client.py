@@ -13,12 +13,13 @@ import asyncio
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from urllib.parse import urlsplit
 
 from gateway.upstream_connection import (
     UpstreamConnection,
     UpstreamConnectionError,
+    UpstreamError,
     UpstreamTimeout,
 )
 
@@ -64,7 +65,11 @@ class UpstreamResponse:
                 elif connection.complete:
                     return
                 else:
-                    await connection.wait(self._client.read_timeout)
+                    try:
+                        await connection.wait(self._client.read_timeout)
+                    except UpstreamError as exc:
+                        self._client.failed(exc)
+                        raise
         finally:
             # Whole, failed or abandoned: the connection goes back or is closed, never kept busy.
             self.release()
@@ -83,11 +88,13 @@ class UpstreamResponse:
 
 class HTTPClient:
     """HTTP/1.1 to one origin (`http://` or `https://`, host and port), connections kept alive
-    and reused most recent first."""
+    and reused most recent first. `on_error` hears of every failure a caller is given, of a
+    head or of a body, once (a stale connection retried on a new one is not a failure)."""
 
     def __init__(
         self, base_url: str, *, connect_timeout: float, read_timeout: float,
         keepalive_timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None,
+        on_error: Callable[[UpstreamError], None] | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -105,6 +112,7 @@ class HTTPClient:
         self._keepalive = keepalive_timeout
         self._idle: deque[UpstreamConnection] = deque()
         self._busy: set[UpstreamConnection] = set()
+        self._on_error = on_error
         self.closed = False
 
     async def request(
@@ -112,9 +120,22 @@ class HTTPClient:
         body: bytes | AsyncIterable[bytes] | None = None,
     ) -> UpstreamResponse:
         """Send one request and return once the answer's head has arrived."""
+        head, chunked = self._head(method, path_qs, headers, body)
+        try:
+            return await self._send(method, head, body, chunked)
+        except UpstreamError as exc:
+            self.failed(exc)
+            raise
+
+    def failed(self, error: UpstreamError) -> None:
+        if self._on_error is not None:
+            self._on_error(error)
+
+    async def _send(
+        self, method: str, head: bytes, body: bytes | AsyncIterable[bytes] | None, chunked: bool
+    ) -> UpstreamResponse:
         if self.closed:
             raise UpstreamConnectionError("the upstream client is closed")
-        head, chunked = self._head(method, path_qs, headers, body)
         connection = self._pooled()
         if connection is not None:
             try:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway import keys
-from gateway.errors import upstream_timeout, upstream_unavailable
+from gateway.errors import GatewayError, upstream_timeout, upstream_unavailable
 from gateway.http_client import HTTPClient, UpstreamResponse
 from gateway.metrics import Metrics
 from gateway.settings import UpstreamSettings
@@ -76,14 +76,29 @@ def response_headers(headers: Headers) -> CIMultiDict[str]:
     return _RESPONSE_HEADERS.filter(headers)
 
 
-def http_client(settings: UpstreamSettings) -> HTTPClient:
+def http_client(
+    settings: UpstreamSettings, on_error: Callable[[UpstreamError], None] | None = None
+) -> HTTPClient:
     """The client the gateway sends every upstream request through (bench/client_cost.py
     times it as it is). It never decompresses, so bytes and Content-Length stay true end to
     end, and keeps no cookies, so nothing one caller's answer set rides along with another's."""
     return HTTPClient(
         settings.url, connect_timeout=settings.connect_timeout_seconds,
-        read_timeout=settings.timeout_seconds, keepalive_timeout=30.0,
+        read_timeout=settings.timeout_seconds, keepalive_timeout=30.0, on_error=on_error,
     )
+
+
+def _error_reason(error: UpstreamError) -> str:
+    """The `reason` label of files_gateway_upstream_errors_total."""
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    return "connect" if isinstance(error, UpstreamConnectionError) else "protocol"
+
+
+def upstream_failure(error: UpstreamError) -> GatewayError:
+    """What the caller is told when the upstream failed before the gateway's answer began,
+    whether in the head of its answer or in the body."""
+    return upstream_timeout() if isinstance(error, TimeoutError) else upstream_unavailable()
 
 
 class Upstream:
@@ -95,7 +110,10 @@ class Upstream:
         self._client: HTTPClient | None = None
 
     async def start(self) -> None:
-        self._client = http_client(self._settings)
+        # Every failure the client hands a caller is counted here, once, head or body alike.
+        self._client = http_client(
+            self._settings, lambda error: self._metrics.upstream_error(_error_reason(error))
+        )
 
     @property
     def ready(self) -> bool:
@@ -140,15 +158,8 @@ class Upstream:
         started = time.perf_counter()
         try:
             response = await self._client.request(method, self._path + path_qs, headers, data)
-        except TimeoutError as exc:
-            self._metrics.upstream_error("timeout")
-            raise upstream_timeout() from exc
-        except UpstreamConnectionError as exc:
-            self._metrics.upstream_error("connect")
-            raise upstream_unavailable() from exc
         except UpstreamError as exc:
-            self._metrics.upstream_error("protocol")
-            raise upstream_unavailable() from exc
+            raise upstream_failure(exc) from exc
         if response.status >= 500:
             self._metrics.upstream_error("status_5xx")
         self._metrics.upstream(route, response.status, time.perf_counter() - started)
@@ -156,12 +167,12 @@ class Upstream:
 
 
 async def read_whole(response: UpstreamResponse) -> bytes:
-    """The whole body, the connection released; one the upstream breaks off is 502
-    upstream_unavailable (the gateway's own answer has not begun)."""
+    """The whole body, the connection released; one the upstream breaks off or stalls is the
+    same failure as in the head (the gateway's own answer has not begun)."""
     try:
         return await response.read()
     except UpstreamError as exc:
-        raise upstream_unavailable() from exc
+        raise upstream_failure(exc) from exc
     finally:
         response.release()
 

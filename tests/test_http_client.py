@@ -287,20 +287,23 @@ class Rig:
     def client(
         self, url: str, *, connect_timeout: float = 1.0, read_timeout: float = 1.0,
         keepalive_timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None,
+        on_error: Callable[[UpstreamError], None] | None = None,
     ) -> HTTPClient:
         client = HTTPClient(
             url, connect_timeout=connect_timeout, read_timeout=read_timeout,
-            keepalive_timeout=keepalive_timeout, ssl_context=ssl_context,
+            keepalive_timeout=keepalive_timeout, ssl_context=ssl_context, on_error=on_error,
         )
         self._clients.append(client)
         return client
 
     async def pair(
-        self, handler: Handler, *, read_timeout: float = 1.0, keepalive_timeout: float = 30.0
+        self, handler: Handler, *, read_timeout: float = 1.0, keepalive_timeout: float = 30.0,
+        on_error: Callable[[UpstreamError], None] | None = None,
     ) -> tuple[RawServer, HTTPClient]:
         server = await self.serve(handler)
         return server, self.client(
-            server.url, read_timeout=read_timeout, keepalive_timeout=keepalive_timeout
+            server.url, read_timeout=read_timeout, keepalive_timeout=keepalive_timeout,
+            on_error=on_error,
         )
 
     async def close(self) -> None:
@@ -496,6 +499,28 @@ async def test_a_post_on_a_connection_closed_under_it_is_not_sent_again(rig: Rig
         await client.request("POST", "/charge", {}, b"pay once")
     assert server.accepted == 1
     assert [r.body for r in server.requests] == [b"", b"pay once"]
+
+
+async def test_on_error_hears_of_each_failure_a_caller_is_given_once(rig: Rig) -> None:
+    """A GET retried on a fresh connection after the pooled one closed is no failure; a POST
+    the closed connection loses is one; a body that stalls mid-way is one more, heard as it is
+    raised to the reader."""
+    heard: list[UpstreamError] = []
+    server, client = await rig.pair(scripted(OK, NEXT), on_error=heard.append)
+    assert await get(client) == b"ok"
+    await asyncio.sleep(0.1)
+    assert await get(client) == b"ok"  # the first connection closed under it: sent again
+    assert heard == [] and server.accepted == 2
+    _, poster = await rig.pair(scripted(OK, NEXT), on_error=heard.append)
+    assert await get(poster) == b"ok"
+    with pytest.raises(UpstreamConnectionError) as lost:
+        await poster.request("POST", "/charge", {}, b"pay once")
+    assert heard == [lost.value]
+    _, reader = await rig.pair(scripted(SHORT, 5.0), read_timeout=0.2, on_error=heard.append)
+    response = await reader.request("GET", "/", {})
+    with pytest.raises(UpstreamTimeout) as stalled:
+        await response.read()
+    assert heard == [lost.value, stalled.value]
 
 
 # Interim answers and HEAD -----------------------------------------------------------------------

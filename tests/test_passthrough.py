@@ -202,6 +202,8 @@ class RawUpstream(socketserver.ThreadingTCPServer):
         self.heads: list[bytes] = []
         # Seconds to hold the connection after the head, reading nothing more, before answering.
         self.stall = 0.0
+        # Seconds to hold it open after the answer, sending nothing more, before closing.
+        self.hold = 0.0
 
     @property
     def url(self) -> str:
@@ -225,6 +227,7 @@ class _Fixed(socketserver.BaseRequestHandler):
         self.server.heads.append(head)
         time.sleep(self.server.stall)
         sock.sendall(self.server.answer)
+        time.sleep(self.server.hold)
 
 
 @pytest.fixture
@@ -241,8 +244,8 @@ def raw_upstream() -> Iterator[RawUpstream]:
     ("answer", "reason"),
     [
         pytest.param(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
-                     b'{"object": "li', None, id="cut short"),
-        pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", None,
+                     b'{"object": "li', "connect", id="cut short"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "protocol",
                      id="a chunk size that is no number"),
         pytest.param(b"SMTP ready\r\n\r\n", "protocol", id="not HTTP"),
     ],
@@ -250,17 +253,16 @@ def raw_upstream() -> Iterator[RawUpstream]:
 @pytest.mark.parametrize("path", ["/v1/files", "/v1/models"])
 def test_a_broken_upstream_answer_gives_502(
     make_gateway: GatewayFactory, raw_upstream: RawUpstream, answer: bytes,
-    reason: str | None, path: str,
+    reason: str, path: str,
 ) -> None:
     """An answer the upstream breaks off or garbles gives 502 upstream_unavailable, on a route
-    whose JSON the gateway reads (the file list) as on one it relays (models); a head that is
-    not HTTP is counted as a protocol error."""
+    whose JSON the gateway reads (the file list) as on one it relays (models), and is counted
+    once by what went wrong, in the head or in the body."""
     raw_upstream.answer = answer
     gateway = make_gateway(**{"upstream.url": raw_upstream.url})
     reply = call(gateway.url, "GET", path, ALICE)
     assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
-    if reason is not None:
-        assert gateway.metric("files_gateway_upstream_errors_total", reason=reason) == 1
+    assert gateway.metric("files_gateway_upstream_errors_total", reason=reason) == 1
 
 
 @pytest.mark.parametrize(
@@ -364,3 +366,23 @@ def test_an_upstream_that_stops_reading_an_upload_gives_504(
     assert (reply.status, reply.code) == (504, "upstream_timeout"), reply.body
     assert time.monotonic() - started < 8.0
     assert len(raw_upstream.heads) == 1
+
+
+@pytest.mark.parametrize("path", ["/v1/files/file-abc123", "/v1/models"])
+def test_an_answer_whose_body_stalls_gives_504_and_is_counted_as_a_timeout(
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream, path: str
+) -> None:
+    """A body the gateway reads whole (a file object it annotates, a small answer it relays)
+    that stops coming for `upstream.timeout_seconds` is 504 upstream_timeout, as a head that
+    never comes is, and is counted once as a timeout."""
+    raw_upstream.answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{\"id\": ")
+    raw_upstream.hold = 5.0
+    gateway = make_gateway(
+        lambda policy: policy.update(untracked="allow"),
+        **{"upstream.url": raw_upstream.url, "upstream.timeout_seconds": 0.5},
+    )
+    reply = call(gateway.url, "GET", path, ALICE, timeout=10)
+    assert (reply.status, reply.code) == (504, "upstream_timeout"), reply.body
+    assert gateway.metric("files_gateway_upstream_errors_total", reason="timeout") == 1
+    assert gateway.metric("files_gateway_upstream_errors_total", reason="connect") == 0
