@@ -124,14 +124,9 @@ class Bench:
         config = run / "gateway.yaml"
         config.write_text(fixtures.gateway_config(max_upload=(args.big_mib + 64) << 20))
         upstream = self.url("direct")
-        bare = self.procs.start("aiohttp", [
-            stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
-            "--listen", f"{HOST}:{self.ports['aiohttp']}", "--upstream", upstream,
-        ])
-        own = self.procs.start("aiohttp-own", [
-            stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
-            "--listen", f"{HOST}:{self.ports['aiohttp-own']}", "--upstream", upstream, "--client", "gateway",
-        ])
+        bare = self.procs.start("aiohttp", stack.bare_proxy_argv(upstream=upstream, port=self.ports["aiohttp"]))
+        own = self.procs.start("aiohttp-own", stack.bare_proxy_argv(
+            upstream=upstream, port=self.ports["aiohttp-own"], client="gateway"))
         specs: dict[str, dict[str, Any]] = {
             "gw-redis": {"store": self.redis_url},
             "gw-sqlite": {"store": f"sqlite:///{self.sqlite_path}"},

@@ -101,8 +101,7 @@ def setting(run: Path, procs: stack.Processes, big_bytes: int = 1 << 20) -> Iter
     config = run / "gateway.yaml"
     config.write_text(fixtures.gateway_config(max_upload=big_bytes + (64 << 20)))
     script = load.write_script(run / "small.lua", ids.allowed, fixtures.TOKEN, "/v1/files/", "/content")
-    bare = procs.start("aiohttp", [stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
-                                   "--listen", f"{HOST}:{ports['aiohttp']}", "--upstream", upstream])
+    bare = procs.start("aiohttp", stack.bare_proxy_argv(upstream=upstream, port=ports["aiohttp"]))
     bare_url = f"http://{HOST}:{ports['aiohttp']}"
     stack.wait_http(bare_url + "/", proc=bare)
     yield Setting(
@@ -128,8 +127,7 @@ def _download(connection: http.client.HTTPConnection, file_ids: Sequence[str], c
 def bare_instructions(procs: stack.Processes, setting: Setting, count: int, client: str = "aiohttp") -> float:
     """The bare proxy's instructions a request, with aiohttp's client or the gateway's."""
     port = stack.free_port()
-    argv = [stack.python(), str(stack.REPO / "bench" / "bare_proxy.py"),
-            "--listen", f"{HOST}:{port}", "--upstream", setting.upstream, "--client", client]
+    argv = stack.bare_proxy_argv(upstream=setting.upstream, port=port, client=client)
     return instructions(procs, f"cg-bare-{client}", argv, cwd=stack.REPO, port=port,
                         ready_url=f"http://{HOST}:{port}/", file_ids=setting.allowed, count=count)
 

@@ -143,6 +143,12 @@ def python() -> str:
     return sys.executable
 
 
+def bare_proxy_argv(*, upstream: str, port: int, client: str = "aiohttp") -> list[str]:
+    """bench/bare_proxy.py on `port`, with aiohttp's client or (`gateway`) the gateway's own."""
+    return [python(), str(REPO / "bench" / "bare_proxy.py"), "--listen", f"{HOST}:{port}",
+            "--upstream", upstream, "--client", client]
+
+
 def gateway_argv(
     *, config: Path, upstream: str, port: int, admin_port: int, store: str, workers: int = 1,
     uvloop: bool = False,
