@@ -74,6 +74,11 @@ class UpstreamResponse:
             # Whole, failed or abandoned: the connection goes back or is closed, never kept busy.
             self.release()
 
+    def failed(self, error: UpstreamError) -> None:
+        """A failure found in a body after it was read (one that does not decode), told to the
+        client's observer like every failure the client finds itself."""
+        self._client.failed(error)
+
     def release(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:

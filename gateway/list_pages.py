@@ -13,8 +13,6 @@ from typing import Any
 
 import msgspec
 
-from gateway.errors import upstream_unavailable
-
 
 class _Item(msgspec.Struct):
     id: Any = None
@@ -46,11 +44,8 @@ class Page:
 
 def read_page(body: bytes) -> Page:
     """A page as the upstream sent it: `{"data": [{"id": ...}, ...], "has_more": ...}`. Anything
-    else (not JSON, items that are not objects) is the upstream's fault: 502."""
-    try:
-        ids = _IDS.decode(body)
-        raws = _RAWS.decode(body)
-    except msgspec.DecodeError as exc:
-        raise upstream_unavailable() from exc
+    else (not JSON, items that are not objects) raises msgspec.DecodeError."""
+    ids = _IDS.decode(body)
+    raws = _RAWS.decode(body)
     items = ids.data or []
     return Page([str(item.id) for item in items], raws.data or [], bool(ids.has_more))

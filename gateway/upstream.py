@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
@@ -14,7 +15,7 @@ from gateway.errors import GatewayError, upstream_timeout, upstream_unavailable
 from gateway.http_client import HTTPClient, UpstreamResponse
 from gateway.metrics import Metrics
 from gateway.settings import UpstreamSettings
-from gateway.upstream_connection import UpstreamConnectionError, UpstreamError
+from gateway.upstream_connection import UpstreamConnectionError, UpstreamError, UpstreamProtocolError
 
 _REQUEST_ALLOW = frozenset(
     {
@@ -36,6 +37,7 @@ _REMEMBERED_NAMES = 512
 
 
 Headers = CIMultiDict[str] | CIMultiDictProxy[str]
+T = TypeVar("T")
 
 
 class _AllowList:
@@ -175,6 +177,17 @@ async def read_whole(response: UpstreamResponse) -> bytes:
         raise upstream_failure(exc) from exc
     finally:
         response.release()
+
+
+async def read_decoded(response: UpstreamResponse, decode: Callable[[bytes], T]) -> T:
+    """The whole body, decoded. A body that came whole but does not decode is the upstream's
+    failure as much as one cut short: 502, counted as a protocol error."""
+    body = await read_whole(response)
+    try:
+        return decode(body)
+    except ValueError as exc:  # orjson's and msgspec's decode errors are ValueErrors
+        response.failed(UpstreamProtocolError(f"a body that does not decode: {exc}"))
+        raise upstream_unavailable() from exc
 
 
 async def relay(

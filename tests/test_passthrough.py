@@ -266,26 +266,29 @@ def test_a_broken_upstream_answer_gives_502(
 
 
 @pytest.mark.parametrize(
-    ("answer", "path"),
+    ("answer", "path", "reason"),
     [
         pytest.param(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 100\r\n\r\n" + b'{"error": {"mess',
-                     "/v1/files/file-abc123/content", id="a refusal whose body breaks off"),
+                     "/v1/files/file-abc123/content", "connect", id="a refusal whose body breaks off"),
         pytest.param(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n"
-                     b"<html>busy</html>", "/v1/files/file-abc123", id="a file object that is not JSON"),
+                     b"<html>busy</html>", "/v1/files/file-abc123", "protocol",
+                     id="a file object that is not JSON"),
     ],
 )
 def test_a_body_the_gateway_reads_that_is_broken_gives_502(
-    make_gateway: GatewayFactory, raw_upstream: RawUpstream, answer: bytes, path: str
+    make_gateway: GatewayFactory, raw_upstream: RawUpstream, answer: bytes, path: str, reason: str
 ) -> None:
     """Bodies the gateway reads itself: a download refusal (to tell a purpose refusal) and a
     file object (to annotate it). One that breaks off, or comes whole but is not JSON, is the
-    upstream's failure, 502 upstream_unavailable, not a 500 of the gateway's."""
+    upstream's failure, 502 upstream_unavailable, not a 500 of the gateway's, and is counted
+    once among the upstream's errors."""
     raw_upstream.answer = answer
     gateway = make_gateway(
         lambda policy: policy.update(untracked="allow"), **{"upstream.url": raw_upstream.url}
     )
     reply = call(gateway.url, "GET", path, ALICE)
     assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
+    assert gateway.metric("files_gateway_upstream_errors_total", reason=reason) == 1
 
 
 def test_an_upstream_url_with_a_path_keeps_it_before_every_api_path(
@@ -319,11 +322,13 @@ def test_a_whole_answer_that_is_no_list_page_gives_502(
     make_gateway: GatewayFactory, raw_upstream: RawUpstream, body: bytes, path: str
 ) -> None:
     """A list page the upstream sends whole but garbled is the upstream's failure, 502
-    upstream_unavailable, and never a 500 of the gateway's or a list made of it."""
+    upstream_unavailable, never a 500 of the gateway's or a list made of it, and is counted as
+    a protocol error of the upstream's."""
     raw_upstream.answer = _whole(body)
     gateway = make_gateway(**{"upstream.url": raw_upstream.url})
     reply = call(gateway.url, "GET", path, ALICE)
     assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
+    assert gateway.metric("files_gateway_upstream_errors_total", reason="protocol") == 1
 
 
 def test_a_list_page_reads_only_id_and_has_more_and_keeps_the_rest_of_each_item(

@@ -22,7 +22,7 @@ from gateway.list_pages import read_page
 from gateway.policy import Action, Decision, decide, may_see
 from gateway.records import FileRecord
 from gateway.routes.responses import json_response
-from gateway.upstream import read_whole, relay
+from gateway.upstream import read_decoded, relay
 
 Annotate = Callable[[dict[str, Any], FileRecord | None], None]
 
@@ -79,7 +79,7 @@ async def filtered_list(
         scope.upstream_status = response.status
         if response.status != 200:
             return await relay(request, response)
-        page = read_page(await read_whole(response))
+        page = await read_decoded(response, read_page)
         seen += len(page.ids)
         found = (await store.get_many(page.ids)).get
         now = time.time()

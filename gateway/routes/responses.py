@@ -8,9 +8,8 @@ import orjson
 from aiohttp import hdrs, web
 
 from gateway import keys
-from gateway.errors import upstream_unavailable
 from gateway.http_client import UpstreamResponse
-from gateway.upstream import read_whole, response_headers
+from gateway.upstream import read_decoded, response_headers
 
 
 def json_response(
@@ -30,8 +29,4 @@ def json_response(
 async def upstream_json(upstream: UpstreamResponse) -> Any:
     """The upstream's JSON body, read and the connection released. A body that is not JSON is
     the upstream's failure: 502 upstream_unavailable."""
-    body = await read_whole(upstream)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise upstream_unavailable() from exc
+    return await read_decoded(upstream, orjson.loads)
