@@ -32,12 +32,10 @@ HOST = stack.HOST
 Argv = Callable[[small_downloads.Setting, int, int], list[str]]
 
 
-def _raw(*extra: str) -> Argv:
+def _raw(*, echo: bool = False, workers: int = 1, uvloop: bool = False) -> Argv:
     def argv(setting: small_downloads.Setting, port: int, _admin: int) -> list[str]:
-        target = ["--echo"] if "--echo" in extra else ["--upstream", setting.upstream]
-        rest = [arg for arg in extra if arg != "--echo"]
-        return [stack.python(), str(stack.REPO / "bench" / "raw_server.py"), "--listen", f"{HOST}:{port}",
-                *target, *rest]
+        return stack.raw_server_argv(upstream=None if echo else setting.upstream, port=port, workers=workers,
+                                     uvloop=uvloop)
     return argv
 
 
@@ -59,11 +57,9 @@ SYSTEMS: dict[str, tuple[Argv, bool]] = {  # name -> (argv, has an admin /health
     "gateway, 2 workers, uvloop": (_gateway(2, uvloop=True), True),
     "aiohttp server, gateway's client, no enforcement": (_floor, False),
     "no framework, gateway's client, 1 worker": (_raw(), False),
-    "no framework, gateway's client, 2 workers": (_raw("--workers", "2"), False),
-    "no framework, gateway's client, 2 workers, uvloop": (
-        _raw("--workers", "2", "--event-loop", "uvloop"), False),
-    "no framework, no upstream call, 2 workers, uvloop": (
-        _raw("--echo", "--workers", "2", "--event-loop", "uvloop"), False),
+    "no framework, gateway's client, 2 workers": (_raw(workers=2), False),
+    "no framework, gateway's client, 2 workers, uvloop": (_raw(workers=2, uvloop=True), False),
+    "no framework, no upstream call, 2 workers, uvloop": (_raw(echo=True, workers=2, uvloop=True), False),
 }
 
 

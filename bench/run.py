@@ -48,10 +48,10 @@ SYSTEMS = REFS + GATEWAYS
 # uvloop is optional: without it that lever is left out.
 UVLOOP_LEVERS = ("gw-redis-uvloop", "gw-redis-w2-uvloop")
 LEVERS = ("gw-redis-w2", *(UVLOOP_LEVERS if importlib.util.find_spec("uvloop") else ()))
-# Measured once beside the levers: the floor for any aiohttp server on the gateway's own client
-# (the bare proxy with --client gateway), so the ratio to nginx reads against what no enforcement
-# costs.
-FLOORS = ("aiohttp-own",)
+# Measured beside the levers: the floor for any aiohttp server on the gateway's own client (the
+# bare proxy with --client gateway), and for a server with no web framework at all on the same
+# client (bench/raw_server.py), so the ratio to nginx reads against what no enforcement costs.
+FLOORS = ("aiohttp-own", "raw-own")
 LABELS = {
     "direct": "direct to upstream (nginx)",
     "nginx": "nginx proxy_pass",
@@ -62,6 +62,7 @@ LABELS = {
     "gw-redis-uvloop": "gateway + Redis, uvloop",
     "gw-redis-w2-uvloop": "gateway + Redis, --workers 2, uvloop",
     "aiohttp-own": "bare aiohttp server on the gateway's client, no enforcement",
+    "raw-own": "no web framework (bench/raw_server.py) on the gateway's client, no enforcement",
 }
 
 
@@ -145,11 +146,15 @@ class Bench:
         stack.wait_http(f"{upstream}/v1/files/x/content", proc=nginx)
         stack.wait_http(f"{self.url('aiohttp')}/", proc=bare)
         stack.wait_http(f"{self.url('aiohttp-own')}/", proc=own)
+        raw = self.procs.start("raw-own",
+                               stack.raw_server_argv(upstream=upstream, port=self.ports["raw-own"]))
+        stack.wait_http(f"{self.url('raw-own')}/", proc=raw)
         for name in gateway_specs:
             stack.wait_http(f"http://{HOST}:{admin[name]}/healthz", timeout=30, proc=started[name])
             self.pids[name] = started[name].pid
         self.pids["aiohttp"] = bare.pid
         self.pids["aiohttp-own"] = own.pid
+        self.pids["raw-own"] = raw.pid
 
     # -- sanity checks -----------------------------------------------------------------------
 

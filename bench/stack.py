@@ -149,6 +149,14 @@ def bare_proxy_argv(*, upstream: str, port: int, client: str = "aiohttp") -> lis
             "--upstream", upstream, "--client", client]
 
 
+def raw_server_argv(*, upstream: str | None, port: int, workers: int = 1, uvloop: bool = False) -> list[str]:
+    """bench/raw_server.py on `port`: no web framework, the gateway's client to `upstream`, or
+    answering 1 KiB itself when `upstream` is None."""
+    return [python(), str(REPO / "bench" / "raw_server.py"), "--listen", f"{HOST}:{port}",
+            *(["--upstream", upstream] if upstream else ["--echo"]), "--workers", str(workers),
+            *(["--event-loop", "uvloop"] if uvloop else [])]
+
+
 def gateway_argv(
     *, config: Path, upstream: str, port: int, admin_port: int, store: str, workers: int = 1,
     uvloop: bool = False,
