@@ -26,7 +26,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import small_downloads
@@ -54,12 +53,10 @@ def main() -> int:
     parser.add_argument("--instructions", type=int, metavar="N",
                         help="count instructions of N downloads under callgrind instead of timing wrk")
     args = parser.parse_args()
-    for tool in ("nginx", "wrk", "redis-server", "git", *(("valgrind",) if args.instructions else ())):
-        if shutil.which(tool) is None:
-            print(f"ab: {tool} is missing", file=sys.stderr)
-            return 2
-    run = Path(tempfile.mkdtemp(prefix="fgw-ab-"))
-    run.chmod(0o755)
+    run = stack.run_directory("ab", ("nginx", "wrk", "redis-server", "git",
+                                     *(("valgrind",) if args.instructions else ())))
+    if run is None:
+        return 2
     new = args.against or "working tree"
     labels = (new, args.base) if new != args.base else (f"{new} (a)", f"{new} (b)")
     checked_out: list[Path] = []

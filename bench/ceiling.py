@@ -20,9 +20,7 @@ import argparse
 import shutil
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import load
 import small_downloads
@@ -85,12 +83,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    for tool in ("nginx", "wrk", "redis-server"):
-        if shutil.which(tool) is None:
-            print(f"ceiling: {tool} is missing (apt-get install -y nginx wrk redis-server)", file=sys.stderr)
-            return 2
-    run = Path(tempfile.mkdtemp(prefix="fgw-ceiling-"))
-    run.chmod(0o755)
+    run = stack.run_directory("ceiling", ("nginx", "wrk", "redis-server"),
+                              " (apt-get install -y nginx wrk redis-server)")
+    if run is None:
+        return 2
     rates: dict[str, list[float]] = {name: [] for name in ("nginx proxy_pass", *SYSTEMS)}
     ratios: dict[str, list[float]] = {name: [] for name in SYSTEMS}
     try:

@@ -22,8 +22,6 @@ import argparse
 import shutil
 import statistics
 import sys
-import tempfile
-from pathlib import Path
 
 import client_cost
 import fixtures
@@ -85,12 +83,10 @@ def main() -> int:
     parser.add_argument("--instructions", type=int, metavar="N",
                         help="count instructions of N downloads per variant under callgrind")
     args = parser.parse_args()
-    for tool in ("nginx", "wrk", "redis-server"):
-        if shutil.which(tool) is None:
-            print(f"marginal: {tool} is missing (apt-get install -y nginx wrk redis-server)", file=sys.stderr)
-            return 2
-    run = Path(tempfile.mkdtemp(prefix="fgw-marginal-"))
-    run.chmod(0o755)
+    run = stack.run_directory("marginal", ("nginx", "wrk", "redis-server"),
+                              " (apt-get install -y nginx wrk redis-server)")
+    if run is None:
+        return 2
     names = ("bare aiohttp proxy", *(name for name, _ in VARIANTS))
     rows: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     try:

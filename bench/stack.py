@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -19,6 +21,18 @@ from pathlib import Path
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
+
+
+def run_directory(script: str, tools: Sequence[str], hint: str = "") -> Path | None:
+    """A fresh run directory that nginx's workers may read, or None after saying which of
+    `tools` is missing."""
+    for tool in tools:
+        if shutil.which(tool) is None:
+            print(f"{script}: {tool} is missing{hint}", file=sys.stderr)
+            return None
+    run = Path(tempfile.mkdtemp(prefix=f"fgw-{script}-"))
+    run.chmod(0o755)
+    return run
 
 
 def free_port() -> int:
