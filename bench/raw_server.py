@@ -21,16 +21,13 @@ import socket
 import sys
 from typing import cast
 
+import bare_proxy
 import httptools
 
 from gateway.http_client import HTTPClient
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade", "host", "content-length",
-    }
-)
+# bare_proxy's hop-by-hop set, and Content-Length, which _answer writes itself.
+HOP_BY_HOP = bare_proxy.HOP_BY_HOP | {"content-length"}
 ECHO = b"x" * 1024
 
 
