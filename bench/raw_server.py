@@ -68,13 +68,19 @@ class Connection(asyncio.Protocol):
 
     async def _forward(self, client: HTTPClient, method: str, url: str, headers: dict[str, str]) -> None:
         kept = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
-        response = await client.request(method, url, kept)
         try:
-            body = await response.read()
-            relayed = [(k, v) for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP]
-            self._answer(response.status, relayed, body)
-        finally:
-            response.release()
+            response = await client.request(method, url, kept)
+            try:
+                body = await response.read()
+            finally:
+                response.release()
+        except Exception:
+            # An answer still goes out, so that a load generator counts an error instead of
+            # waiting on a connection that never hears back.
+            self._answer(502, [("Content-Type", "text/plain")], b"upstream failed\n")
+            return
+        relayed = [(k, v) for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP]
+        self._answer(response.status, relayed, body)
 
     def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         assert self._transport is not None
