@@ -363,7 +363,9 @@ class Bench:
 
     def profile(self, system: str = "gw-redis") -> str:
         raw = self.run / "profile.raw.txt"
-        script = self.script("small", self.ids.allowed, "/content")
+        case = self.args.profile_case
+        ids = self.ids.blocked if case == "blocked" else self.ids.allowed
+        script = self.script(case, ids, "/content")
         seconds = self.args.profile_seconds
         result: dict[str, load.WrkResult] = {}
 
@@ -382,7 +384,7 @@ class Bench:
         summary = pyspy_summary.summarise(raw.read_text())
         if self.args.profile_out:
             shutil.copy(raw, self.args.profile_out)
-        header = (f"py-spy, {seconds}s at 250 Hz on {LABELS[system]} under small downloads, c=32 "
+        header = (f"py-spy, {seconds}s at 250 Hz on {LABELS[system]} under {case} downloads, c=32 "
                   f"({result['wrk'].rps:.0f} rps while sampled)")
         return header + "\n\n" + summary.table(self.args.profile_top)
 
@@ -581,6 +583,8 @@ def main() -> int:
     parser.add_argument("--lookups", type=int, default=20_000)
     parser.add_argument("--nginx-workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--profile", action="store_true", help="also profile the gateway with py-spy")
+    parser.add_argument("--profile-case", choices=("small", "blocked"), default="small",
+                        help="the downloads profiled: allowed (small) or refused by policy (blocked)")
     parser.add_argument("--profile-seconds", type=int, default=15)
     parser.add_argument("--profile-top", type=int, default=15)
     parser.add_argument("--profile-out", type=Path, help="keep py-spy's raw collapsed stacks here")
