@@ -53,8 +53,7 @@ def main() -> int:
     parser.add_argument("--instructions", type=int, metavar="N",
                         help="count instructions of N downloads under callgrind instead of timing wrk")
     args = parser.parse_args()
-    run = stack.run_directory("ab", ("nginx", "wrk", "redis-server", "git",
-                                     *(("valgrind",) if args.instructions else ())))
+    run = small_downloads.run_directory("ab", "git", *(("valgrind",) if args.instructions else ()))
     if run is None:
         return 2
     new = args.against or "working tree"

@@ -83,8 +83,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    run = stack.run_directory("ceiling", ("nginx", "wrk", "redis-server"),
-                              " (apt-get install -y nginx wrk redis-server)")
+    run = small_downloads.run_directory("ceiling")
     if run is None:
         return 2
     rates: dict[str, list[float]] = {name: [] for name in ("nginx proxy_pass", *SYSTEMS)}

@@ -30,8 +30,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
-    run = stack.run_directory("log-pipes", ("nginx", "wrk", "redis-server"),
-                              " (apt-get install -y nginx wrk redis-server)")
+    run = small_downloads.run_directory("log-pipes")
     if run is None:
         return 2
     rows: dict[str, list[tuple[float, float]]] = {way: [] for way in WAYS}

@@ -83,8 +83,7 @@ def main() -> int:
     parser.add_argument("--instructions", type=int, metavar="N",
                         help="count instructions of N downloads per variant under callgrind")
     args = parser.parse_args()
-    run = stack.run_directory("marginal", ("nginx", "wrk", "redis-server"),
-                              " (apt-get install -y nginx wrk redis-server)")
+    run = small_downloads.run_directory("marginal")
     if run is None:
         return 2
     names = ("bare aiohttp proxy", *(name for name, _ in VARIANTS))

@@ -42,6 +42,12 @@ class Setting:
                                   store=self.stores[store])
 
 
+def run_directory(script: str, *more_tools: str) -> Path | None:
+    """A run directory for `script` in this setting, or None after saying which tool is missing."""
+    tools = ("nginx", "wrk", "redis-server", *more_tools)
+    return stack.run_directory(script, tools, f" (apt-get install -y {' '.join(tools)})")
+
+
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
