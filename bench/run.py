@@ -517,7 +517,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+def targets(results: dict[str, Any], size: str = "1 GiB") -> list[tuple[str, str, bool]]:
     cases, store = results["cases"], results["store"]
     out: list[tuple[str, str, bool]] = []
 
@@ -539,9 +539,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         for direction in ("download", "upload"):
             big = cases["big"]
             growth = big[gw][direction]["rss_growth_kib"] / 1024
-            add(f"{label}: 1 GiB {direction} RSS growth < 10 MB", f"{growth:.1f} MiB", growth * 1.048576 < 10)
+            add(f"{label}: {size} {direction} RSS growth < 10 MB", f"{growth:.1f} MiB", growth * 1.048576 < 10)
             ratio = big[gw][direction]["vs_nginx"]
-            add(f"{label}: 1 GiB {direction} throughput ≥ nginx proxy_pass", f"{ratio:.2f}×", ratio >= 1.0)
+            add(f"{label}: {size} {direction} throughput ≥ nginx proxy_pass", f"{ratio:.2f}×", ratio >= 1.0)
         lst = cases["list"]
         ratio = lst[gw]["seconds"] / lst["direct"]["seconds"]
         add(f"{label}: list ≤ 2× the upstream's own time", f"{ratio:.2f}×", ratio <= 2.0)
@@ -634,7 +634,7 @@ def main() -> int:
     results["machine"] = machine()
     results["elapsed_seconds"] = time.monotonic() - started
     results["loadavg_before"] = " ".join(load_before)
-    verdicts = targets(results)
+    verdicts = targets(results, "1 GiB" if args.big_mib == 1024 else f"{args.big_mib} MiB")
     report = [
         f"Machine: {results['machine']}",
         f"One run, {args.seconds}s wrk per figure after a 2s warm-up"
