@@ -16,7 +16,6 @@ Each figure is a ratio to nginx within its round; the median over rounds is prin
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import sys
@@ -79,9 +78,7 @@ def measure(procs: stack.Processes, setting: small_downloads.Setting, name: str,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = small_downloads.arguments(__doc__, rounds=3)
     args = parser.parse_args()
     run = small_downloads.run_directory("ceiling")
     if run is None:

@@ -12,7 +12,7 @@ and CPU time a request.
 
 from __future__ import annotations
 
-import argparse
+import os
 import shlex
 import shutil
 import statistics
@@ -26,9 +26,7 @@ WAYS = ("bench: /dev/null and a file", "pipes read by cat")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser = small_downloads.arguments(__doc__, rounds=4)
     args = parser.parse_args()
     run = small_downloads.run_directory("log-pipes")
     if run is None:
@@ -44,16 +42,15 @@ def main() -> int:
                     if way != WAYS[0]:
                         fifos = [run / f"{stream}-{round_}" for stream in ("stdout", "stderr")]
                         for fifo in fifos:
-                            fifo.unlink(missing_ok=True)
-                            subprocess.run(["mkfifo", str(fifo)], check=True)
-                            readers.append(subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL))
+                            os.mkfifo(fifo)
+                            readers.append(procs.start(f"cat-{fifo.name}", ["cat", str(fifo)], stdout_to_null=True))
                         # exec: the measured pid is the gateway's own, not a shell's.
                         argv = ["sh", "-c", f"exec {shlex.join(argv)} > {fifos[0]} 2> {fifos[1]}"]
                     rows[way].append(small_downloads.timed(
                         procs, f"gw-{round_}-{len(readers)}", argv, port=port, admin=admin,
                         script=setting.script, seconds=args.seconds, warmup=2))
-                    for reader in readers:
-                        reader.wait(timeout=10)
+                    for reader in readers:  # each has seen its end of file by now, the gateway gone
+                        procs.stop(reader)
                     print(f"[log-pipes] round {round_ + 1} {way}: {rows[way][-1][0]:.0f} rps, "
                           f"{rows[way][-1][1]:.1f} µs CPU/request", file=sys.stderr, flush=True)
     finally:

@@ -18,7 +18,6 @@ fraction of a percent.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import sys
@@ -77,9 +76,7 @@ def count_instructions(procs: stack.Processes, setting: small_downloads.Setting,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = small_downloads.arguments(__doc__, rounds=2)
     parser.add_argument("--instructions", type=int, metavar="N",
                         help="count instructions of N downloads per variant under callgrind")
     args = parser.parse_args()

@@ -214,7 +214,10 @@ class Bench:
         for system, runs in measured.items():
             results[system] = dict(sorted(runs, key=lambda run: run.rps)[len(runs) // 2].__dict__)
             if system in GATEWAYS:
-                results[system]["within"] = within_rounds(runs, measured)
+                # Against each reference measured in the same rounds (run 22's machine drifted
+                # by half between rounds, so a ratio of medians from different rounds said more
+                # about the drift than about the systems).
+                results[system]["within"] = {ref: against(runs, measured[ref]) for ref in REFS if ref in measured}
 
     def rates(self) -> None:
         small = self.script("small", self.ids.allowed, "/content")
@@ -235,9 +238,9 @@ class Bench:
                 runs[system].append(load.wrk(self.url(system), small, connections=32, seconds=self.args.seconds))
                 log(f"lever {system}: {runs[system][-1].rps:.0f} rps, p99 {runs[system][-1].p99_ms:.2f} ms")
         for system in (*LEVERS, *FLOORS):
-            ratios = [run.rps / base.rps for run, base in zip(runs[system], runs["gw-redis"], strict=True)]
             median = sorted(runs[system], key=lambda run: run.rps)[len(runs[system]) // 2]
-            self.results["levers"][system] = {**median.__dict__, "vs_gateway": statistics.median(ratios)}
+            self.results["levers"][system] = {**median.__dict__,
+                                              "vs_gateway": against(runs[system], runs["gw-redis"])["rps"]}
 
     # -- list --------------------------------------------------------------------------------
 
@@ -295,7 +298,7 @@ class Bench:
                 nginx = [transfer.mib_s for transfer in runs["nginx", direction]]
                 row[direction] = {
                     "mib_s": statistics.median(rates),
-                    "vs_nginx": statistics.median(rate / base for rate, base in zip(rates, nginx, strict=True)),
+                    "vs_nginx": median_ratio(rates, nginx),
                     "rss_growth_kib": growth[system, direction] if system in self.pids else None,
                 }
             results[system] = row
@@ -389,20 +392,20 @@ class Bench:
         return header + "\n\n" + summary.table(self.args.profile_top)
 
 
-def within_rounds(runs: list[load.WrkResult], measured: dict[str, list[load.WrkResult]]) -> dict[str, float]:
-    """A gateway against each reference measured in the same rounds, the median over rounds:
-    rates as ratios, latencies as differences. On a machine that drifts by half between rounds
-    (run 22's), a ratio of medians taken from different rounds says more about the drift."""
-    within: dict[str, float] = {}
-    for ref in REFS:
-        if ref not in measured:
-            continue
-        pairs = list(zip(runs, measured[ref], strict=True))
-        within[f"rps_vs_{ref}"] = statistics.median(run.rps / base.rps for run, base in pairs)
-        for key in ("p50_ms", "p99_ms"):
-            within[f"{key}_over_{ref}"] = statistics.median(getattr(run, key) - getattr(base, key)
-                                                            for run, base in pairs)
-    return within
+def median_ratio(values: list[float], bases: list[float]) -> float:
+    """Each value over the base measured in the same round, the median over rounds."""
+    return statistics.median(value / base for value, base in zip(values, bases, strict=True))
+
+
+def against(runs: list[load.WrkResult], bases: list[load.WrkResult]) -> dict[str, float]:
+    """One system against another measured in the same rounds: the rate as a ratio, the
+    latencies as differences, each the median over rounds."""
+    pairs = list(zip(runs, bases, strict=True))
+    return {
+        "rps": median_ratio([run.rps for run in runs], [base.rps for base in bases]),
+        **{key: statistics.median(getattr(run, key) - getattr(base, key) for run, base in pairs)
+           for key in ("p50_ms", "p99_ms")},
+    }
 
 
 def upload_answers_early(port: int, total: int = 16 << 20, pieces: int = 32) -> tuple[bool, int]:
@@ -445,16 +448,16 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
             value = data[system][key]
             text = _fmt(value, digits)
             within = data[system].get("within", {})
-            if system in GATEWAYS and ratio and "rps_vs_nginx" in within:
-                text += (f" ({within['rps_vs_nginx']:.2f}× nginx, "
-                         f"{within['rps_vs_aiohttp']:.2f}× aiohttp, within rounds)")
+            if system in GATEWAYS and ratio and within:
+                text += (f" ({within['nginx']['rps']:.2f}× nginx, "
+                         f"{within['aiohttp']['rps']:.2f}× aiohttp, within rounds)")
             elif system in GATEWAYS and ratio:  # blocked: no reference answers it; vs small_c32's
                 refs = cases["small_c32"]
                 text += (f" ({value / refs['nginx'][key]:.2f}× nginx, "
                          f"{value / refs['aiohttp'][key]:.2f}× aiohttp)")
-            elif system in GATEWAYS and f"{key}_over_direct" in within:
-                text += (f" ({within[f'{key}_over_direct']:+.2f} vs direct, "
-                         f"{within[f'{key}_over_aiohttp']:+.2f} vs aiohttp, within rounds)")
+            elif system in GATEWAYS and within:
+                text += (f" ({within['direct'][key]:+.2f} vs direct, "
+                         f"{within['aiohttp'][key]:+.2f} vs aiohttp, within rounds)")
             cells.append(text)
         return cells
 
@@ -527,11 +530,11 @@ def targets(results: dict[str, Any], size: str = "1 GiB") -> list[tuple[str, str
     for gw in GATEWAYS:
         label = LABELS[gw]
         small = cases["small_c32"][gw]["within"]
-        r_nginx, r_bare = small["rps_vs_nginx"], small["rps_vs_aiohttp"]
+        r_nginx, r_bare = small["nginx"]["rps"], small["aiohttp"]["rps"]
         add(f"{label}: small downloads ≥ 0.30× nginx proxy_pass rps", f"{r_nginx:.2f}×", r_nginx >= 0.30)
         add(f"{label}: small downloads ≥ 0.90× bare aiohttp rps", f"{r_bare:.2f}×", r_bare >= 0.90)
-        one = cases["small_c1"][gw]["within"]
-        d50, d99 = one["p50_ms_over_direct"], one["p99_ms_over_direct"]
+        over_direct = cases["small_c1"][gw]["within"]["direct"]
+        d50, d99 = over_direct["p50_ms"], over_direct["p99_ms"]
         add(f"{label}: added latency at c=1 ≤ 1 ms p50", f"+{d50:.2f} ms", d50 <= 1.0)
         add(f"{label}: added latency at c=1 ≤ 3 ms p99", f"+{d99:.2f} ms", d99 <= 3.0)
         blocked = cases["blocked_c32"][gw]["rps"]

@@ -6,6 +6,7 @@ time per request from /proc.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import os
@@ -40,6 +41,14 @@ class Setting:
         """`files-gateway serve` in this setting, with the `store` of `stores` named."""
         return stack.gateway_argv(config=self.config, upstream=self.upstream, port=port, admin_port=admin,
                                   store=self.stores[store])
+
+
+def arguments(doc: str, rounds: int) -> argparse.ArgumentParser:
+    """The options every script in this setting takes: seconds of wrk a run, and rounds."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    return parser
 
 
 def run_directory(script: str, *more_tools: str) -> Path | None:
