@@ -22,7 +22,17 @@ from gateway.middleware import (
     path_guard,
     request_middleware,
 )
-from gateway.routes import attached, files, gateway_api, listing, objects, passthrough, scanned, uploads
+from gateway.routes import (
+    attached,
+    files,
+    gateway_api,
+    listing,
+    objects,
+    passthrough,
+    scanned,
+    stored,
+    uploads,
+)
 from gateway.routes.holders import BATCHES, CONTAINERS, JOBS, VECTOR_STORES
 from gateway.settings import Settings
 from gateway.store import RecordStore, open_store
@@ -106,6 +116,7 @@ def create_app(
     attached.add_routes(router)
     for holder in (BATCHES, JOBS, VECTOR_STORES, CONTAINERS):
         objects.add_routes(router, holder, deletable=holder in (VECTOR_STORES, CONTAINERS))
+    stored.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)

@@ -32,7 +32,7 @@ class Row:
     purpose: str
     wrong_purpose: str
     param: str
-    holder: str | None = None  # a holder alice creates first: "vector_store" or "container"
+    holder: str | None = None  # what alice creates first: "vector_store", "container", "conversation"
 
 
 def _input(part: dict[str, Any]) -> dict[str, Any]:
@@ -75,10 +75,10 @@ ROWS = [
         lambda f: {"model": "gpt-4o", "input": "hi", "tools": [
             {"type": "image_generation", "input_image_mask": {"file_id": f}}]},
         "vision", "batch", "tools[0].input_image_mask.file_id"),
-    Row("conversations items", "/v1/conversations/conv_1/items",
+    Row("conversations items", "/v1/conversations/{holder}/items",
         lambda f: {"items": [{"type": "message", "role": "user",
                               "content": [{"type": "input_file", "file_id": f}]}]},
-        "user_data", "batch", "items[0].content[0].file_id"),
+        "user_data", "batch", "items[0].content[0].file_id", "conversation"),
     Row("chat file part (user)", "/v1/chat/completions",
         lambda f: {"model": "gpt-4o", "messages": [
             {"role": "user", "content": [{"type": "file", "file": {"file_id": f}}]}]},
@@ -155,8 +155,10 @@ def upload(gateway: Gateway, who: str, purpose: str, access: str | None = None) 
 def make_holder(gateway: Gateway, kind: str | None) -> str:
     if kind is None:
         return ""
-    path = {"vector_store": "/v1/vector_stores", "container": "/v1/containers"}[kind]
-    reply = call(gateway.url, "POST", path, auth("alice"), json.dumps({"name": "h"}).encode())
+    path, body = {"vector_store": ("/v1/vector_stores", {"name": "h"}),
+                  "container": ("/v1/containers", {"name": "h"}),
+                  "conversation": ("/v1/conversations", {"metadata": {"name": "h"}})}[kind]
+    reply = call(gateway.url, "POST", path, auth("alice"), json.dumps(body).encode())
     assert reply.status == 200, reply.body
     return str(reply.json()["id"])
 

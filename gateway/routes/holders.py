@@ -1,5 +1,6 @@
-"""Objects that hold files (batches, fine-tuning jobs, vector stores, containers, uploads):
-what they are called, where they list, and which files they derive."""
+"""Objects that hold files (batches, fine-tuning jobs, vector stores, containers, uploads) or
+what was said about them (stored responses, chat completions, conversations): what they are
+called, where they list, and which files they derive."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from gateway.store import StoreUnavailable
 Derive = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
 
-def _none(obj: dict[str, Any]) -> list[tuple[str, str]]:
+def none(obj: dict[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
@@ -43,8 +44,8 @@ class Holder:
     kind: str
     api: str
     collection: str
-    listing: ListSpec
-    derive: Derive = _none
+    listing: ListSpec | None
+    derive: Derive = none
 
 
 BATCHES = Holder("batch", "batches", "/v1/batches",
@@ -57,6 +58,15 @@ CONTAINERS = Holder("container", "containers", "/v1/containers",
                     ListSpec("/v1/containers", "/v1/containers", 100, 20, ("order",)))
 UPLOADS = Holder("upload", "uploads", "/v1/uploads",
                  ListSpec("/v1/uploads", "/v1/uploads", 100, 20, ()), upload_file)
+# Stored model exchanges carry their inputs (file ids, inline file_data) and outputs: they are
+# the caller's as much as a batch is. Only chat completions can be listed upstream.
+CHAT_COMPLETIONS = Holder(
+    "chat.completion", "chat_completions", "/v1/chat/completions",
+    ListSpec("/v1/chat/completions", "/v1/chat/completions", 100, 20,
+             ("order", "model", "metadata[")),
+)
+RESPONSES = Holder("response", "responses", "/v1/responses", None)
+CONVERSATIONS = Holder("conversation", "responses", "/v1/conversations", None)
 
 
 def new_record(

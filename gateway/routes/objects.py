@@ -10,17 +10,19 @@ from aiohttp.typedefs import Handler
 
 from gateway import keys
 from gateway.enforce import decide_file, path_id, raw_id, scope
-from gateway.errors import store_unavailable
+from gateway.errors import store_unavailable, upstream_unavailable
 from gateway.file_refs import find_refs
+from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
 from gateway.records import FileRecord
 from gateway.references import check_refs, inherited_flags, refuse_inline
 from gateway.routes.forward import read_body, send
-from gateway.routes.holders import Holder, new_record, record_derived
-from gateway.routes.paged import filtered_list
+from gateway.routes.holders import Holder, new_record, none, record_derived
+from gateway.routes.paged import ListSpec, filtered_list
 from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
 from gateway.upstream import relay
+from gateway.upstream_connection import UpstreamProtocolError
 
 
 def create(holder: Holder) -> Handler:
@@ -33,16 +35,29 @@ def create(holder: Holder) -> Handler:
             return await relay(request, response)
         obj = await upstream_json(response)
         purpose = str(obj.get("purpose") or "")
-        record = new_record(request, str(obj["id"]), holder.kind, purpose, inherited_flags(records))
-        try:
-            await request.app[keys.STORE].put(record)
-        except StoreUnavailable as exc:
-            # Unrecorded objects are untracked and refused to everyone: closed, but say so.
-            raise store_unavailable() from exc
+        record = await record_created(request, holder, response, obj.get("id"),
+                                      inherited_flags(records), purpose)
         await record_derived(request, holder, record, obj)
         return json_response(request, obj, response)
 
     return handler
+
+
+async def record_created(
+    request: web.Request, holder: Holder, response: UpstreamResponse, object_id: object,
+    flags: frozenset[str], purpose: str = "",
+) -> FileRecord:
+    """Record what the upstream just created for the caller. Raised, not returned, when that
+    fails: an unrecorded object is untracked and refused to everyone, so say so now."""
+    if not isinstance(object_id, str) or not object_id:
+        response.failed(UpstreamProtocolError(f"a new {holder.kind} without an id"))
+        raise upstream_unavailable()
+    record = new_record(request, object_id, holder.kind, purpose, flags)
+    try:
+        await request.app[keys.STORE].put(record)
+    except StoreUnavailable as exc:
+        raise store_unavailable() from exc
+    return record
 
 
 async def decided(request: web.Request, holder: Holder, action: Action) -> FileRecord | None:
@@ -57,7 +72,7 @@ def retrieve(holder: Holder, *, derive: bool = True) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         record = await decided(request, holder, Action.RETRIEVE)
         response = await send(request, holder.collection + "/{object_id}")
-        if not derive or response.status != 200 or record is None:
+        if not derive or holder.derive is none or response.status != 200 or record is None:
             return await relay(request, response)
         obj = await upstream_json(response)
         await record_derived(request, holder, record, obj)
@@ -74,7 +89,9 @@ def mutate(holder: Holder, *, deletes: bool = False) -> Handler:
         raw: bytes | None = None
         if request.body_exists:
             raw, body = await read_body(request)
-            await check_refs(request, find_refs(body, holder.api))
+            refuse_inline(request.app[keys.SETTINGS].policy, body)
+            # What a change puts into the object is held by it: a private file only by its owner's.
+            await check_refs(request, find_refs(body, holder.api), holder=record)
         response = await send(request, holder.collection + "/{object_id}", body=raw)
         if deletes and response.status == 200 and record is not None:
             # The object is gone upstream; a live record left behind only leads to upstream 404s.
@@ -85,7 +102,7 @@ def mutate(holder: Holder, *, deletes: bool = False) -> Handler:
     return handler
 
 
-def listing(holder: Holder) -> Handler:
+def listing(holder: Holder, spec: ListSpec) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         def annotate(item: dict[str, Any], record: FileRecord | None) -> None:
             if record is not None:
@@ -93,7 +110,7 @@ def listing(holder: Holder) -> Handler:
 
         derived: list[tuple[FileRecord, dict[str, Any]]] = []
         async with scope(request, Action.LIST, request.query.get("after"), api=holder.api) as s:
-            reply = await filtered_list(request, s, holder.listing, annotate=annotate)
+            reply = await filtered_list(request, s, spec, annotate=annotate)
         for record, item in derived:
             await record_derived(request, holder, record, item)
         return reply
@@ -122,10 +139,14 @@ def object_routes(holder: Holder, *, deletable: bool) -> tuple[Handler, Handler]
     return on_object, below_object
 
 
-def add_routes(router: web.UrlDispatcher, holder: Holder, *, deletable: bool = True) -> None:
+def add_routes(
+    router: web.UrlDispatcher, holder: Holder, *, deletable: bool = True,
+    creating: Handler | None = None,
+) -> None:
     base = holder.collection
-    router.add_post(base, create(holder))
-    router.add_get(base, listing(holder))
+    router.add_post(base, creating or create(holder))
+    if holder.listing is not None:
+        router.add_get(base, listing(holder, holder.listing))
     on_object, below_object = object_routes(holder, deletable=deletable)
     router.add_route("*", base + "/{object_id}", on_object)
     router.add_route("*", base + "/{object_id}/{rest:.+}", below_object)

@@ -33,7 +33,12 @@ class ListSpec:
     route: str
     max_limit: int
     default_limit: int
+    # Query keys sent on upstream; one ending in "[" forwards every key it begins (metadata[k]).
     forwarded: tuple[str, ...] = ("order",)
+
+    def forwards(self, key: str) -> bool:
+        return any(key == name or (name.endswith("[") and key.startswith(name))
+                   for name in self.forwarded)
 
 
 def _limit(request: web.Request, spec: ListSpec) -> int:
@@ -65,7 +70,7 @@ async def filtered_list(
             scope.record = cursor_record
             raise decision_error(scope.decided(verdict))
     scope.decided(Decision(Action.LIST, True, "org"))
-    params = {key: request.query[key] for key in spec.forwarded if key in request.query}
+    params = {key: value for key, value in request.query.items() if spec.forwards(key)}
     headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
     visible: list[dict[str, Any]] = []
     cursor, seen = after, 0

@@ -1,5 +1,6 @@
 """APIs whose JSON bodies reference files but hold none: every id is checked before the
-upstream is called; other bodies (e.g. multipart image edits) pass through streamed."""
+upstream is called; other bodies (e.g. multipart image edits) pass through streamed.
+Responses, Chat Completions and Conversations hold what was said: see routes/stored.py."""
 
 from __future__ import annotations
 
@@ -14,10 +15,6 @@ from gateway.upstream import relay
 
 # (method, route, API name in the purpose matrix)
 SCANNED: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/v1/responses", "responses"),
-    ("POST", "/v1/conversations", "responses"),
-    ("POST", "/v1/conversations/{cid}/items", "responses"),
-    ("POST", "/v1/chat/completions", "chat_completions"),
     ("POST", "/v1/evals/{eval_id}/runs", "evals"),
     ("POST", "/v1/images/edits", "images"),
     ("POST", "/v1/assistants", "assistants"),

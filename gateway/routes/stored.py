@@ -1,0 +1,165 @@
+"""Creating Responses and Chat Completions: the body's references are checked like every
+scanned API's, and what the upstream stores is recorded as the caller's before the caller
+learns its id, streamed or not, so it is never readable by anyone else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway import keys
+from gateway.enforce import decide_file, plain_id, scope
+from gateway.errors import GatewayError
+from gateway.file_refs import find_refs
+from gateway.http_client import UpstreamResponse
+from gateway.policy import Action
+from gateway.records import FileRecord
+from gateway.references import check_refs, inherited_flags, refuse_inline
+from gateway.routes import objects
+from gateway.routes.forward import is_json, read_body, send
+from gateway.routes.holders import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES, Holder
+from gateway.routes.responses import json_response, upstream_json
+from gateway.upstream import relay, response_headers, upstream_failure
+from gateway.upstream_connection import UpstreamError
+
+# Far more than any first event; past it the stream is relayed unrecorded (so refused later).
+SNIFF_LIMIT = 256 * 1024
+
+StreamId = Callable[[dict[str, Any]], object]
+
+
+def _chat_chunk_id(event: dict[str, Any]) -> object:
+    return event.get("id")
+
+
+def _response_event_id(event: dict[str, Any]) -> object:
+    response = event.get("response")
+    return response.get("id") if isinstance(response, dict) else None
+
+
+def _conversation_id(value: object) -> object:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+async def check_stored_refs(request: web.Request, body: dict[str, Any]) -> dict[str, FileRecord]:
+    """A response may continue another (`previous_response_id`) or a conversation: both hold
+    what someone said, so using one is referencing it, decided like a file reference."""
+    named = (
+        (RESPONSES, "previous_response_id", body.get("previous_response_id")),
+        (CONVERSATIONS, "conversation", _conversation_id(body.get("conversation"))),
+    )
+    records: dict[str, FileRecord] = {}
+    for holder, param, object_id in named:
+        if not isinstance(object_id, str):
+            continue
+        async with scope(request, Action.REFERENCE, object_id[:128], api=holder.api) as decision:
+            try:
+                record = await decide_file(request, decision, Action.REFERENCE, plain_id(object_id))
+            except GatewayError as error:
+                error.param = param
+                raise
+        if record is not None:
+            records[object_id] = record
+    return records
+
+
+def create(holder: Holder, stream_id: StreamId, *, stored_by_default: bool) -> Handler:
+    route = holder.collection
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if not is_json(request):
+            return await relay(request, await send(request, route, stream=True))
+        raw, body = await read_body(request)
+        refuse_inline(request.app[keys.SETTINGS].policy, body)
+        records = await check_refs(request, find_refs(body, holder.api))
+        if isinstance(body, dict):
+            records.update(await check_stored_refs(request, body))
+        stored = isinstance(body, dict) and body.get("store", stored_by_default) is not False
+        response = await send(request, route, body=raw)
+        if response.status != 200 or not stored:
+            return await relay(request, response)
+        # What was said with a private file, or in a private exchange, stays private.
+        flags = inherited_flags(records)
+        if response.headers.get("Content-Type", "").startswith("text/event-stream"):
+            return await _relay_recorded(request, response, holder, stream_id, flags)
+        obj = await upstream_json(response)
+        await objects.record_created(request, holder, response, obj.get("id"), flags)
+        return json_response(request, obj, response)
+
+    return handler
+
+
+async def _relay_recorded(
+    request: web.Request, response: UpstreamResponse, holder: Holder, stream_id: StreamId,
+    flags: frozenset[str],
+) -> web.StreamResponse:
+    """Relay an event stream, holding it back until the first event that names the object has
+    been recorded; a store failure then is still a clean 503, since nothing has been sent."""
+    chunks = response.iter_chunks()
+    try:
+        head, object_id = await _sniff(chunks, stream_id)
+        if object_id is not None:
+            await objects.record_created(request, holder, response, object_id, flags)
+        headers = response_headers(response.headers)
+        headers["x-request-id"] = request[keys.REQUEST_ID]
+        out = web.StreamResponse(status=response.status, headers=headers)
+        await out.prepare(request)
+        await out.write(head)
+        try:
+            async for chunk in chunks:
+                await out.write(chunk)
+        except UpstreamError:
+            # Headers are already sent: the only honest signal left is an aborted body.
+            if request.transport is not None:
+                request.transport.close()
+            raise
+    finally:
+        response.release()
+    await out.write_eof()
+    return out
+
+
+async def _sniff(chunks: AsyncIterator[bytes], stream_id: StreamId) -> tuple[bytes, str | None]:
+    """Read until the first event carrying an id; returns what was read and that id."""
+    head = bytearray()
+    scanned = 0
+    try:
+        while len(head) < SNIFF_LIMIT:
+            try:
+                head += await anext(chunks)
+            except StopAsyncIteration:
+                break
+            events = head.replace(b"\r\n", b"\n").split(b"\n\n")
+            for event in events[scanned:-1]:
+                object_id = _event_id(event, stream_id)
+                if object_id is not None:
+                    return bytes(head), object_id
+            scanned = len(events) - 1
+    except UpstreamError as exc:
+        raise upstream_failure(exc) from exc
+    return bytes(head), None
+
+
+def _event_id(event: bytes | bytearray, stream_id: StreamId) -> str | None:
+    data = b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n")
+                      if line.startswith(b"data:"))
+    if not data or data == b"[DONE]":
+        return None
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    object_id = stream_id(parsed) if isinstance(parsed, dict) else None
+    return object_id if isinstance(object_id, str) and object_id else None
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    objects.add_routes(router, RESPONSES,
+                       creating=create(RESPONSES, _response_event_id, stored_by_default=True))
+    objects.add_routes(router, CHAT_COMPLETIONS,
+                       creating=create(CHAT_COMPLETIONS, _chat_chunk_id, stored_by_default=False))
+    objects.add_routes(router, CONVERSATIONS)
