@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from aiohttp import web
@@ -92,3 +93,13 @@ def inherited_flags(records: dict[str, FileRecord]) -> frozenset[str]:
     for record in records.values():
         flags |= record.flags & INHERITED_FLAGS
     return frozenset(flags)
+
+
+async def lend_flags(
+    request: web.Request, holder: FileRecord | None, records: dict[str, FileRecord]
+) -> None:
+    """The holder takes over the restrictions of the files going into it. Recorded before the
+    upstream is called: should the upstream then fail, the holder is stricter, never looser."""
+    gained = inherited_flags(records)
+    if holder is not None and not gained <= holder.flags:
+        await request.app[keys.STORE].put(dataclasses.replace(holder, flags=holder.flags | gained))

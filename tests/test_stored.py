@@ -83,7 +83,7 @@ def test_a_private_file_makes_the_exchange_private(gateway: Gateway) -> None:
     completion = alice.chat.completions.create(model="gpt-4o", messages=messages(private),
                                                store=True)
     response = alice.responses.create(model="gpt-4o", input=response_input(private))
-    conversation = alice.conversations.create(items=response_input(private))  # type: ignore[arg-type]
+    conversation = alice.conversations.create(items=response_input(private))
 
     assert alice.chat.completions.retrieve(completion.id).id == completion.id
     assert [c.id for c in bob.chat.completions.list()] == []
@@ -95,6 +95,15 @@ def test_a_private_file_makes_the_exchange_private(gateway: Gateway) -> None:
     assert refused(lambda: bob.responses.create(
         model="gpt-4o", input="go on", previous_response_id=response.id,
     )) == (403, "private_only_forbidden", "previous_response_id")
+
+    # A conversation turns private when a private file goes into it, either way in.
+    by_items, by_response = alice.conversations.create(), alice.conversations.create()
+    assert bob.conversations.retrieve(by_items.id).id == by_items.id
+    alice.conversations.items.create(by_items.id, items=response_input(private))
+    alice.responses.create(model="gpt-4o", input=response_input(private),
+                           conversation=by_response.id)
+    assert refused(lambda: bob.conversations.retrieve(by_items.id)) == forbidden
+    assert refused(lambda: bob.conversations.retrieve(by_response.id)) == forbidden
 
 
 def test_streamed_exchanges_are_recorded_before_their_id_is_out(gateway: Gateway) -> None:
@@ -160,15 +169,16 @@ def test_conversations_follow_the_file_rules(gateway: Gateway) -> None:
     conversation = alice.conversations.create(metadata={"topic": "t"})
     cid = conversation.id
     mine = upload(gateway, "alice")
-    added = alice.conversations.items.create(cid, items=response_input(mine))  # type: ignore[arg-type]
+    added = alice.conversations.items.create(cid, items=response_input(mine))
     assert len(added.data) == 1
 
     gateway.sandbox.clear()
     assert refused(lambda: carol.conversations.retrieve(cid)) == NOT_FOUND
     assert refused(lambda: carol.conversations.update(cid, metadata={"x": "y"})) == NOT_FOUND
     assert refused(lambda: carol.conversations.items.list(cid)) == NOT_FOUND
-    assert refused(lambda: carol.conversations.items.retrieve(added.data[0].id,  # type: ignore[union-attr]
-                                                              conversation_id=cid)) == NOT_FOUND
+    item_id = str(added.data[0].id)
+    assert refused(lambda: carol.conversations.items.retrieve(item_id, conversation_id=cid)) == (
+        NOT_FOUND)
     assert refused(lambda: carol.conversations.items.create(
         cid, items=[{"type": "message", "role": "user", "content": "hi"}])) == NOT_FOUND
     assert refused(lambda: carol.conversations.delete(cid)) == NOT_FOUND
@@ -179,7 +189,7 @@ def test_conversations_follow_the_file_rules(gateway: Gateway) -> None:
 
     # A private file goes only into its owner's objects: bob's into alice's is refused.
     bobs = upload(gateway, "bob", "private_only")
-    assert refused(lambda: bob.conversations.items.create(cid, items=response_input(bobs))) == (  # type: ignore[arg-type]
+    assert refused(lambda: bob.conversations.items.create(cid, items=response_input(bobs))) == (
         403, "private_only_forbidden", "items[0].content[0].file_id")
     assert gateway.sandbox.requests() == []
 

@@ -16,7 +16,7 @@ from gateway.enforce import decide_file, path_id, raw_id, scope
 from gateway.file_refs import find_refs
 from gateway.policy import Action
 from gateway.records import FileRecord
-from gateway.references import check_refs, inherited_flags
+from gateway.references import check_refs, lend_flags
 from gateway.routes.forward import is_json, read_body, send
 from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, new_record
 from gateway.routes.objects import decided
@@ -49,17 +49,14 @@ def attach(holder: Holder) -> Handler:
             return await _container_upload(request, parent)
         raw, body = await read_body(request)
         records = await check_refs(request, find_refs(body, holder.api), parent)
+        await lend_flags(request, parent, records)
         response = await send(request, holder.collection + "/{object_id}/files", body=raw)
         if response.status != 200 or parent is None:
             return await relay(request, response)
         obj = await upstream_json(response)
-        store = request.app[keys.STORE]
-        gained = inherited_flags(records)
-        if not gained <= parent.flags:
-            await store.put(dataclasses.replace(parent, flags=parent.flags | gained))
         if holder is CONTAINERS and records and obj.get("id"):
             source = next(iter(records.values()))
-            await store.put(dataclasses.replace(
+            await request.app[keys.STORE].put(dataclasses.replace(
                 source, file_id=str(obj["id"]), kind="container.file", derived_from=source.file_id
             ))
         return json_response(request, obj, response)

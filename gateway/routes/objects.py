@@ -15,7 +15,7 @@ from gateway.file_refs import find_refs
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
 from gateway.records import FileRecord
-from gateway.references import check_refs, inherited_flags, refuse_inline
+from gateway.references import check_refs, inherited_flags, lend_flags, refuse_inline
 from gateway.routes.forward import read_body, send
 from gateway.routes.holders import Holder, new_record, none, record_derived
 from gateway.routes.paged import ListSpec, filtered_list
@@ -91,7 +91,8 @@ def mutate(holder: Holder, *, deletes: bool = False) -> Handler:
             raw, body = await read_body(request)
             refuse_inline(request.app[keys.SETTINGS].policy, body)
             # What a change puts into the object is held by it: a private file only by its owner's.
-            await check_refs(request, find_refs(body, holder.api), holder=record)
+            records = await check_refs(request, find_refs(body, holder.api), holder=record)
+            await lend_flags(request, record, records)
         response = await send(request, holder.collection + "/{object_id}", body=raw)
         if deletes and response.status == 200 and record is not None:
             # The object is gone upstream; a live record left behind only leads to upstream 404s.

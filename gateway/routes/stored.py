@@ -18,7 +18,7 @@ from gateway.file_refs import find_refs
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
 from gateway.records import FileRecord
-from gateway.references import check_refs, inherited_flags, refuse_inline
+from gateway.references import check_refs, inherited_flags, lend_flags, refuse_inline
 from gateway.routes import objects
 from gateway.routes.forward import is_json, read_body, send
 from gateway.routes.holders import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES, Holder
@@ -32,11 +32,11 @@ SNIFF_LIMIT = 256 * 1024
 StreamId = Callable[[dict[str, Any]], object]
 
 
-def _chat_chunk_id(event: dict[str, Any]) -> object:
+def chat_chunk_id(event: dict[str, Any]) -> object:
     return event.get("id")
 
 
-def _response_event_id(event: dict[str, Any]) -> object:
+def response_event_id(event: dict[str, Any]) -> object:
     response = event.get("response")
     return response.get("id") if isinstance(response, dict) else None
 
@@ -47,7 +47,8 @@ def _conversation_id(value: object) -> object:
 
 async def check_stored_refs(request: web.Request, body: dict[str, Any]) -> dict[str, FileRecord]:
     """A response may continue another (`previous_response_id`) or a conversation: both hold
-    what someone said, so using one is referencing it, decided like a file reference."""
+    what someone said, so using one is referencing it, decided like a file reference.
+    Returns their records by kind."""
     named = (
         (RESPONSES, "previous_response_id", body.get("previous_response_id")),
         (CONVERSATIONS, "conversation", _conversation_id(body.get("conversation"))),
@@ -63,7 +64,7 @@ async def check_stored_refs(request: web.Request, body: dict[str, Any]) -> dict[
                 error.param = param
                 raise
         if record is not None:
-            records[object_id] = record
+            records[holder.kind] = record
     return records
 
 
@@ -77,7 +78,10 @@ def create(holder: Holder, stream_id: StreamId, *, stored_by_default: bool) -> H
         refuse_inline(request.app[keys.SETTINGS].policy, body)
         records = await check_refs(request, find_refs(body, holder.api))
         if isinstance(body, dict):
-            records.update(await check_stored_refs(request, body))
+            continued = await check_stored_refs(request, body)
+            # A conversation holds what this exchange says, private files included.
+            await lend_flags(request, continued.get(CONVERSATIONS.kind), records)
+            records.update(continued)
         stored = isinstance(body, dict) and body.get("store", stored_by_default) is not False
         response = await send(request, route, body=raw)
         if response.status != 200 or not stored:
@@ -101,7 +105,7 @@ async def _relay_recorded(
     been recorded; a store failure then is still a clean 503, since nothing has been sent."""
     chunks = response.iter_chunks()
     try:
-        head, object_id = await _sniff(chunks, stream_id)
+        head, object_id = await first_id(chunks, stream_id)
         if object_id is not None:
             await objects.record_created(request, holder, response, object_id, flags)
         headers = response_headers(response.headers)
@@ -123,28 +127,28 @@ async def _relay_recorded(
     return out
 
 
-async def _sniff(chunks: AsyncIterator[bytes], stream_id: StreamId) -> tuple[bytes, str | None]:
+async def first_id(chunks: AsyncIterator[bytes], stream_id: StreamId) -> tuple[bytes, str | None]:
     """Read until the first event carrying an id; returns what was read and that id."""
     head = bytearray()
-    scanned = 0
+    pending = b""  # the unfinished event, so each byte is scanned about once
     try:
         while len(head) < SNIFF_LIMIT:
             try:
-                head += await anext(chunks)
+                chunk = await anext(chunks)
             except StopAsyncIteration:
                 break
-            events = head.replace(b"\r\n", b"\n").split(b"\n\n")
-            for event in events[scanned:-1]:
-                object_id = _event_id(event, stream_id)
+            head += chunk
+            *events, pending = (pending + chunk).replace(b"\r\n", b"\n").split(b"\n\n")
+            for event in events:
+                object_id = event_id(event, stream_id)
                 if object_id is not None:
                     return bytes(head), object_id
-            scanned = len(events) - 1
     except UpstreamError as exc:
         raise upstream_failure(exc) from exc
     return bytes(head), None
 
 
-def _event_id(event: bytes | bytearray, stream_id: StreamId) -> str | None:
+def event_id(event: bytes, stream_id: StreamId) -> str | None:
     data = b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n")
                       if line.startswith(b"data:"))
     if not data or data == b"[DONE]":
@@ -159,7 +163,7 @@ def _event_id(event: bytes | bytearray, stream_id: StreamId) -> str | None:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     objects.add_routes(router, RESPONSES,
-                       creating=create(RESPONSES, _response_event_id, stored_by_default=True))
+                       creating=create(RESPONSES, response_event_id, stored_by_default=True))
     objects.add_routes(router, CHAT_COMPLETIONS,
-                       creating=create(CHAT_COMPLETIONS, _chat_chunk_id, stored_by_default=False))
+                       creating=create(CHAT_COMPLETIONS, chat_chunk_id, stored_by_default=False))
     objects.add_routes(router, CONVERSATIONS)
