@@ -189,6 +189,7 @@ def test_conversations_follow_the_file_rules(gateway: Gateway) -> None:
 
     # A private file goes only into its owner's objects: bob's into alice's is refused.
     bobs = upload(gateway, "bob", "private_only")
+    gateway.sandbox.clear()
     assert refused(lambda: bob.conversations.items.create(cid, items=response_input(bobs))) == (
         403, "private_only_forbidden", "items[0].content[0].file_id")
     assert gateway.sandbox.requests() == []

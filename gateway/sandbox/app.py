@@ -9,11 +9,14 @@ from aiohttp import web
 
 from . import (
     batches,
+    chat_completions,
     containers,
     control,
+    conversations,
     files,
     fine_tuning,
     references,
+    responses,
     uploads,
     vector_stores,
 )
@@ -61,7 +64,10 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
     app[FAULTS] = FaultSet()
     app.cleanup_ctx.append(_state_ctx(state))
     app.on_response_prepare.append(_openai_headers)
-    modules = (files, uploads, batches, fine_tuning, references, vector_stores, containers, control)
+    modules = (
+        files, uploads, batches, fine_tuning, references, chat_completions, responses,
+        conversations, vector_stores, containers, control,
+    )
     for module in modules:
         app.add_routes(module.routes())
     return app

@@ -1,7 +1,9 @@
-"""APIs that only reference files: Responses, Chat Completions, Evals runs, Image edits.
+"""File references in request bodies (facts §5), and the APIs that only reference files:
+Evals runs and Image edits. (Responses, Chat Completions and Conversations, which also store
+what they are sent, have modules of their own and check references with the same walk.)
 
-Each walks its body generically for file ids (facts §5), answers OpenAI's 404 for the
-first unknown one, and otherwise returns a minimal, well-formed object.
+Each walks its body generically for file ids, answers OpenAI's 404 for the first unknown one,
+and otherwise returns a minimal, well-formed object.
 """
 
 from __future__ import annotations
@@ -52,28 +54,11 @@ def check_references(state: SandboxState, body: object) -> list[str]:
     return ids
 
 
-def _summary(ids: list[str]) -> str:
+def summary(ids: list[str]) -> str:
+    """The text of a sandbox model reply: it names the files the request referenced."""
     if not ids:
         return "Sandbox reply."
     return "Sandbox reply; referenced files: " + ", ".join(ids) + "."
-
-
-async def create_response(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    body = await read_json(request)
-    ids = check_references(state, body)
-    model = str(body.get("model") or objects.DEFAULT_MODEL)
-    return web.json_response(objects.response(model, _summary(ids), state.clock.now()))
-
-
-async def create_chat_completion(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    body = await read_json(request)
-    if "messages" not in body:
-        raise missing_parameter("messages")
-    ids = check_references(state, body)
-    model = str(body.get("model") or objects.DEFAULT_MODEL)
-    return web.json_response(objects.chat_completion(model, _summary(ids), state.clock.now()))
 
 
 async def create_eval_run(request: web.Request) -> web.Response:
@@ -116,8 +101,6 @@ async def create_image_edit(request: web.Request) -> web.Response:
 
 def routes() -> list[web.RouteDef]:
     return [
-        web.post("/v1/responses", create_response),
-        web.post("/v1/chat/completions", create_chat_completion),
         web.post("/v1/evals/{eval_id}/runs", create_eval_run),
         web.post("/v1/images/edits", create_image_edit),
     ]

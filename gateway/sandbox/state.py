@@ -49,6 +49,15 @@ class Upload:
         }
 
 
+@dataclass
+class Stored:
+    """A stored Chat Completion, Response or Conversation as answered, with what is listed under
+    it (the request messages, the input items, the conversation items), oldest first."""
+
+    object: JsonObject
+    items: list[JsonObject] = field(default_factory=list)
+
+
 class SandboxState:
     """Everything the emulated API remembers. ``open``/``close`` run in the app's cleanup_ctx."""
 
@@ -65,6 +74,10 @@ class SandboxState:
         self.file_batches: dict[str, tuple[JsonObject, list[str]]] = {}
         self.containers: dict[str, JsonObject] = {}
         self.container_files: dict[str, dict[str, JsonObject]] = {}
+        # Kept in memory only, in creation order (the order their lists page in).
+        self.chat_completions: dict[str, Stored] = {}
+        self.responses: dict[str, Stored] = {}
+        self.conversations: dict[str, Stored] = {}
 
     @property
     def files(self) -> FileStore:
