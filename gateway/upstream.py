@@ -191,15 +191,17 @@ async def read_decoded(response: UpstreamResponse, decode: Callable[[bytes], T])
 
 
 async def relay(
-    request: web.Request, response: UpstreamResponse, *, download: bool = False
+    request: web.Request, response: UpstreamResponse, *, download: bool = False,
+    head: bytes = b"", rest: AsyncIterable[bytes] | None = None,
 ) -> web.StreamResponse:
     """Stream an upstream response back chunk by chunk, with allow-listed headers; a file
-    download's bytes are counted in files_gateway_bytes_total."""
+    download's bytes are counted in files_gateway_bytes_total. `head` is what was already read
+    of the body, and `rest` the iterator it was read from."""
     headers = response_headers(response.headers)
     headers["x-request-id"] = request[keys.REQUEST_ID]
     counter = request.app[keys.METRICS].bytes_counter("download") if download else None
     length = response.content_length
-    if length is not None and length <= CHUNK:
+    if rest is None and length is not None and length <= CHUNK:
         # A body that fits one chunk goes out whole with its headers: fewer steps per small file.
         body = await read_whole(response)
         if counter is not None:
@@ -210,7 +212,9 @@ async def relay(
         out.content_length = length
     await out.prepare(request)
     try:
-        async for chunk in response.iter_chunks():
+        if head:
+            await out.write(head)
+        async for chunk in rest or response.iter_chunks():
             # Counted before the write, so a client that has every byte also sees the count.
             if counter is not None:
                 counter.inc(len(chunk))

@@ -23,7 +23,7 @@ from gateway.routes import objects
 from gateway.routes.forward import is_json, read_body, send
 from gateway.routes.holders import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES, Holder
 from gateway.routes.responses import json_response, upstream_json
-from gateway.upstream import relay, response_headers, upstream_failure
+from gateway.upstream import relay, upstream_failure
 from gateway.upstream_connection import UpstreamError
 
 # Far more than any first event; past it the stream is relayed unrecorded (so refused later).
@@ -108,23 +108,10 @@ async def _relay_recorded(
         head, object_id = await first_id(chunks, stream_id)
         if object_id is not None:
             await objects.record_created(request, holder, response, object_id, flags)
-        headers = response_headers(response.headers)
-        headers["x-request-id"] = request[keys.REQUEST_ID]
-        out = web.StreamResponse(status=response.status, headers=headers)
-        await out.prepare(request)
-        await out.write(head)
-        try:
-            async for chunk in chunks:
-                await out.write(chunk)
-        except UpstreamError:
-            # Headers are already sent: the only honest signal left is an aborted body.
-            if request.transport is not None:
-                request.transport.close()
-            raise
-    finally:
+    except BaseException:
         response.release()
-    await out.write_eof()
-    return out
+        raise
+    return await relay(request, response, head=head, rest=chunks)
 
 
 async def first_id(chunks: AsyncIterator[bytes], stream_id: StreamId) -> tuple[bytes, str | None]:

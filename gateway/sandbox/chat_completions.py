@@ -12,9 +12,9 @@ from .forms import read_json
 from .keys import STATE
 from .pagination import cursor_list
 from .references import check_references, summary
-from .state import SandboxState, Stored
+from .state import Stored
 from .store import JsonObject
-from .stored import flag, lookup, metadata
+from .stored import Kind, flag, metadata
 from .streams import chat_chunks, send_events
 
 NOT_FOUND = "No chat completion found with id '{}'."
@@ -61,9 +61,10 @@ def _stored_messages(completion_id: str, messages: list[object]) -> list[JsonObj
     return stored
 
 
-def _completion(request: web.Request) -> tuple[SandboxState, Stored]:
-    state = request.app[STATE]
-    return state, lookup(state.chat_completions, request.match_info["completion_id"], NOT_FOUND)
+KIND = Kind(
+    lambda state: state.chat_completions, "completion_id", NOT_FOUND,
+    lambda object_id: {"object": "chat.completion.deleted", "id": object_id, "deleted": True},
+)
 
 
 async def list_completions(request: web.Request) -> web.Response:
@@ -86,28 +87,8 @@ async def list_completions(request: web.Request) -> web.Response:
     return web.json_response(cursor_list(request, kept, default_order="asc"))
 
 
-async def retrieve(request: web.Request) -> web.Response:
-    return web.json_response(_completion(request)[1].object)
-
-
-async def update(request: web.Request) -> web.Response:
-    """Only ``metadata`` can change; the answer is the whole stored completion."""
-    _, stored = _completion(request)
-    stored.object["metadata"] = metadata(await read_json(request), required=True)
-    return web.json_response(stored.object)
-
-
-async def delete(request: web.Request) -> web.Response:
-    state, stored = _completion(request)
-    completion_id = stored.object["id"]
-    del state.chat_completions[completion_id]
-    return web.json_response(
-        {"object": "chat.completion.deleted", "id": completion_id, "deleted": True}
-    )
-
-
 async def list_messages(request: web.Request) -> web.Response:
-    stored = _completion(request)[1]
+    stored = KIND.find(request)[1]
     return web.json_response(cursor_list(request, stored.items, default_order="asc"))
 
 
@@ -116,8 +97,8 @@ def routes() -> list[web.RouteDef]:
     return [
         web.post("/v1/chat/completions", create),
         web.get("/v1/chat/completions", list_completions),
-        web.get(one, retrieve),
-        web.post(one, update),
-        web.delete(one, delete),
+        web.get(one, KIND.retrieve),
+        web.post(one, KIND.update),
+        web.delete(one, KIND.delete),
         web.get(f"{one}/messages", list_messages),
     ]

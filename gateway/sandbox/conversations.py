@@ -12,7 +12,7 @@ from .pagination import cursor_list, page
 from .references import check_references
 from .state import SandboxState, Stored
 from .store import JsonObject, new_id
-from .stored import input_items, lookup, metadata
+from .stored import Kind, input_items, metadata
 
 NOT_FOUND = "Conversation with id '{}' not found."
 ITEM_NOT_FOUND = "Item with id '{}' not found."
@@ -40,9 +40,10 @@ def _new_items(state: SandboxState, body: JsonObject, *, required: bool) -> list
     return input_items(value, "items")
 
 
-def _conversation(request: web.Request) -> tuple[SandboxState, Stored]:
-    state = request.app[STATE]
-    return state, lookup(state.conversations, request.match_info["conversation_id"], NOT_FOUND)
+KIND = Kind(
+    lambda state: state.conversations, "conversation_id", NOT_FOUND,
+    lambda object_id: {"id": object_id, "object": "conversation.deleted", "deleted": True},
+)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -59,30 +60,13 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response(conversation)
 
 
-async def retrieve(request: web.Request) -> web.Response:
-    return web.json_response(_conversation(request)[1].object)
-
-
-async def update(request: web.Request) -> web.Response:
-    _, stored = _conversation(request)
-    stored.object["metadata"] = metadata(await read_json(request), required=True)
-    return web.json_response(stored.object)
-
-
-async def delete(request: web.Request) -> web.Response:
-    state, stored = _conversation(request)
-    conversation_id = stored.object["id"]
-    del state.conversations[conversation_id]
-    return web.json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
-
-
 async def list_items(request: web.Request) -> web.Response:
-    return web.json_response(cursor_list(request, _conversation(request)[1].items))
+    return web.json_response(cursor_list(request, KIND.find(request)[1].items))
 
 
 async def add_items(request: web.Request) -> web.Response:
     """The answer lists only the items just added, in the order given."""
-    state, stored = _conversation(request)
+    state, stored = KIND.find(request)
     items = _new_items(state, await read_json(request), required=True)
     stored.items.extend(items)
     return web.json_response(page(items, has_more=False))
@@ -90,7 +74,7 @@ async def add_items(request: web.Request) -> web.Response:
 
 def _item(request: web.Request) -> tuple[Stored, int]:
     """The conversation and the position of the item named in the path."""
-    stored = _conversation(request)[1]
+    stored = KIND.find(request)[1]
     item_id = request.match_info["item_id"]
     for index, item in enumerate(stored.items):
         if item["id"] == item_id:
@@ -115,9 +99,9 @@ def routes() -> list[web.RouteDef]:
     item = one + "/items/{item_id}"
     return [
         web.post("/v1/conversations", create),
-        web.get(one, retrieve),
-        web.post(one, update),
-        web.delete(one, delete),
+        web.get(one, KIND.retrieve),
+        web.post(one, KIND.update),
+        web.delete(one, KIND.delete),
         web.get(f"{one}/items", list_items),
         web.post(f"{one}/items", add_items),
         web.get(item, retrieve_item),

@@ -16,7 +16,7 @@ from .pagination import cursor_list
 from .references import check_references, summary
 from .state import SandboxState, Stored
 from .store import JsonObject
-from .stored import flag, input_items, lookup, metadata
+from .stored import Kind, flag, input_items, lookup, metadata
 from .streams import response_events, send_events
 
 NOT_FOUND = "Response with id '{}' not found."
@@ -83,9 +83,10 @@ def _conversation(state: SandboxState, value: object) -> Stored | None:
     return lookup(state.conversations, value, CONVERSATION_NOT_FOUND)
 
 
-def _response(request: web.Request) -> tuple[SandboxState, Stored]:
-    state = request.app[STATE]
-    return state, lookup(state.responses, request.match_info["response_id"], NOT_FOUND)
+KIND = Kind(
+    lambda state: state.responses, "response_id", NOT_FOUND,
+    lambda object_id: {"id": object_id, "object": "response", "deleted": True},
+)
 
 
 async def retrieve(request: web.Request) -> web.StreamResponse:
@@ -94,7 +95,7 @@ async def retrieve(request: web.Request) -> web.StreamResponse:
     (OpenAI streams a retrieve only for background responses, which it is still generating;
     the sandbox replays any stored response, since each is finished when created.)
     """
-    stored = _response(request)[1]
+    stored = KIND.find(request)[1]
     if request.query.get("stream") != "true":
         return web.json_response(stored.object)
     after = request.query.get("starting_after", "-1")
@@ -104,24 +105,17 @@ async def retrieve(request: web.Request) -> web.StreamResponse:
     return await send_events(request, events, named=True, done=False)
 
 
-async def delete(request: web.Request) -> web.Response:
-    state, stored = _response(request)
-    response_id = stored.object["id"]
-    del state.responses[response_id]
-    return web.json_response({"id": response_id, "object": "response", "deleted": True})
-
-
 async def cancel(request: web.Request) -> web.Response:
     """Only a background response can be cancelled. The sandbox finishes every response when it
     creates it, so a background one is answered as it is, as OpenAI answers a finished one."""
-    stored = _response(request)[1]
+    stored = KIND.find(request)[1]
     if not stored.object["background"]:
         raise ApiError(400, "Cannot cancel a synchronous response.")
     return web.json_response(stored.object)
 
 
 async def list_input_items(request: web.Request) -> web.Response:
-    items: list[JsonObject] = _response(request)[1].items
+    items: list[JsonObject] = KIND.find(request)[1].items
     return web.json_response(cursor_list(request, items))
 
 
@@ -130,7 +124,7 @@ def routes() -> list[web.RouteDef]:
     return [
         web.post("/v1/responses", create),
         web.get(one, retrieve),
-        web.delete(one, delete),
+        web.delete(one, KIND.delete),
         web.post(f"{one}/cancel", cancel),
         web.get(f"{one}/input_items", list_input_items),
     ]

@@ -3,10 +3,15 @@ and the items listed under them (request messages, input items, conversation ite
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
 
 from .errors import ApiError, invalid_type, missing_parameter
-from .state import Stored
+from .forms import read_json
+from .keys import STATE
+from .state import SandboxState, Stored
 from .store import JsonObject, new_id
 
 MAX_METADATA_KEYS = 16
@@ -24,6 +29,36 @@ def lookup(table: Mapping[str, Stored], object_id: str, message: str) -> Stored:
     if stored is None:
         raise ApiError(404, message.format(object_id))
     return stored
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of stored object: where it is kept, its path parameter, its 404 and what its
+    deletion answers; with the handlers every kind shares."""
+
+    table: Callable[[SandboxState], dict[str, Stored]]
+    param: str
+    not_found: str
+    deleted: Callable[[str], JsonObject]
+
+    def find(self, request: web.Request) -> tuple[SandboxState, Stored]:
+        state = request.app[STATE]
+        return state, lookup(self.table(state), request.match_info[self.param], self.not_found)
+
+    async def retrieve(self, request: web.Request) -> web.Response:
+        return web.json_response(self.find(request)[1].object)
+
+    async def update(self, request: web.Request) -> web.Response:
+        """Only ``metadata`` can change; the answer is the whole stored object."""
+        stored = self.find(request)[1]
+        stored.object["metadata"] = metadata(await read_json(request), required=True)
+        return web.json_response(stored.object)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        state, stored = self.find(request)
+        object_id = stored.object["id"]
+        del self.table(state)[object_id]
+        return web.json_response(self.deleted(object_id))
 
 
 def flag(body: Mapping[str, object], name: str, default: bool) -> bool:
