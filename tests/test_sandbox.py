@@ -602,10 +602,13 @@ async def test_unknown_referenced_file_is_404(
 def test_eval_run_and_image_edit(client: OpenAI) -> None:
     """An eval run over a file and a JSON image edit return eval.run and image data."""
     data = client.files.create(file=("d.jsonl", b"{}\n"), purpose="evals")
-    run = client.evals.runs.create(
-        "eval_1", data_source={"type": "jsonl", "source": {"type": "file_id", "id": data.id}}
+    made = client.evals.create(
+        data_source_config={"type": "custom", "item_schema": {"type": "object"}}, testing_criteria=[]
     )
-    assert (run.object, run.eval_id) == ("eval.run", "eval_1")
+    run = client.evals.runs.create(
+        made.id, data_source={"type": "jsonl", "source": {"type": "file_id", "id": data.id}}
+    )
+    assert (run.object, run.eval_id) == ("eval.run", made.id)
     image = client.files.create(file=("i.png", b"png"), purpose="vision")
     answer = client.post(
         "/images/edits",

@@ -13,6 +13,8 @@ from . import (
     containers,
     control,
     conversations,
+    eval_runs,
+    evals,
     files,
     fine_tuning,
     references,
@@ -66,7 +68,7 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
     app.on_response_prepare.append(_openai_headers)
     modules = (
         files, uploads, batches, fine_tuning, references, chat_completions, responses,
-        conversations, vector_stores, containers, control,
+        conversations, evals, eval_runs, vector_stores, containers, control,
     )
     for module in modules:
         app.add_routes(module.routes())

@@ -51,8 +51,9 @@ class Upload:
 
 @dataclass
 class Stored:
-    """A stored Chat Completion, Response or Conversation as answered, with what is listed under
-    it (the request messages, the input items, the conversation items), oldest first."""
+    """A stored Chat Completion, Response, Conversation, Eval or Eval run as answered, with what is
+    listed under it (the request messages, the input items, the conversation items, the run's
+    output items; nothing for an eval), oldest first."""
 
     object: JsonObject
     items: list[JsonObject] = field(default_factory=list)
@@ -78,6 +79,11 @@ class SandboxState:
         self.chat_completions: dict[str, Stored] = {}
         self.responses: dict[str, Stored] = {}
         self.conversations: dict[str, Stored] = {}
+        self.evals: dict[str, Stored] = {}
+        # The same eval ids, least recently changed first: the order of `order_by=updated_at`.
+        self.eval_updates: dict[str, None] = {}
+        # Runs of every eval, each with its output items.
+        self.eval_runs: dict[str, Stored] = {}
 
     @property
     def files(self) -> FileStore:
