@@ -24,6 +24,7 @@ from gateway.middleware import (
 )
 from gateway.routes import (
     attached,
+    evals,
     files,
     gateway_api,
     listing,
@@ -117,6 +118,7 @@ def create_app(
     for holder in (BATCHES, JOBS, VECTOR_STORES, CONTAINERS):
         objects.add_routes(router, holder, deletable=holder in (VECTOR_STORES, CONTAINERS))
     stored.add_routes(router)
+    evals.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)

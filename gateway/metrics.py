@@ -20,6 +20,7 @@ DENY_REASONS = (
     "private_only_forbidden", "purpose_download_forbidden", "download_disabled", "file_untracked",
     "file_not_found", "file_expired", "file_too_large", "missing_api_key", "invalid_api_key",
     "untrusted_identity_header", "invalid_request", "api_sunset", "flags_change_forbidden",
+    "stored_source_forbidden",
 )
 ERROR_REASONS = (
     "policy_store_unavailable", "upstream_unavailable", "upstream_timeout", "client_disconnected",

@@ -32,7 +32,7 @@ class Row:
     purpose: str
     wrong_purpose: str
     param: str
-    holder: str | None = None  # what alice creates first: "vector_store", "container", "conversation"
+    holder: str | None = None  # what alice creates first: a vector_store, container, conversation…
 
 
 def _input(part: dict[str, Any]) -> dict[str, Any]:
@@ -97,9 +97,9 @@ ROWS = [
     Row("fine-tuning validation_file", "/v1/fine_tuning/jobs",
         lambda f: {"model": "gpt-4o-mini", "training_file": None, "validation_file": f},
         "fine-tune", "batch", "validation_file"),
-    Row("evals run source", "/v1/evals/eval_1/runs",
+    Row("evals run source", "/v1/evals/{holder}/runs",
         lambda f: {"data_source": {"type": "jsonl", "source": {"type": "file_id", "id": f}}},
-        "evals", "batch", "data_source.source.id"),
+        "evals", "batch", "data_source.source.id", "eval"),
     Row("vector store create", "/v1/vector_stores", lambda f: {"file_ids": [f]},
         "assistants", "batch", "file_ids[0]"),
     Row("vector store file", "/v1/vector_stores/{holder}/files", lambda f: {"file_id": f},
@@ -157,7 +157,10 @@ def make_holder(gateway: Gateway, kind: str | None) -> str:
         return ""
     path, body = {"vector_store": ("/v1/vector_stores", {"name": "h"}),
                   "container": ("/v1/containers", {"name": "h"}),
-                  "conversation": ("/v1/conversations", {"metadata": {"name": "h"}})}[kind]
+                  "conversation": ("/v1/conversations", {"metadata": {"name": "h"}}),
+                  "eval": ("/v1/evals", {"name": "h", "testing_criteria": [],
+                                         "data_source_config": {"type": "custom",
+                                                                "item_schema": {}}})}[kind]
     reply = call(gateway.url, "POST", path, auth("alice"), json.dumps(body).encode())
     assert reply.status == 200, reply.body
     return str(reply.json()["id"])

@@ -215,7 +215,7 @@ def test_each_refusal_is_one_decision(make_gateway: GatewayFactory) -> None:
     assert (event["file_id"], event["api"], event["owner"]) == (
         completion.id, "chat_completions", "alice")
     assert gateway.metric("files_gateway_decisions_total", action="retrieve", decision="deny",
-                          reason="file_not_found") == 1
+                          reason="file_not_found", purpose="unknown") == 1
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "event stream"])

@@ -45,14 +45,14 @@ def create(holder: Holder) -> Handler:
 
 async def record_created(
     request: web.Request, holder: Holder, response: UpstreamResponse, object_id: object,
-    flags: frozenset[str], purpose: str = "",
+    flags: frozenset[str], purpose: str = "", derived_from: str | None = None,
 ) -> FileRecord:
     """Record what the upstream just created for the caller. Raised, not returned, when that
     fails: an unrecorded object is untracked and refused to everyone, so say so now."""
     if not isinstance(object_id, str) or not object_id:
         response.failed(UpstreamProtocolError(f"a new {holder.kind} without an id"))
         raise upstream_unavailable()
-    record = new_record(request, object_id, holder.kind, purpose, flags)
+    record = new_record(request, object_id, holder.kind, purpose, flags, derived_from)
     try:
         await request.app[keys.STORE].put(record)
     except StoreUnavailable as exc:
@@ -60,10 +60,12 @@ async def record_created(
     return record
 
 
-async def decided(request: web.Request, holder: Holder, action: Action) -> FileRecord | None:
+async def decided(
+    request: web.Request, holder: Holder, action: Action, name: str = "object_id"
+) -> FileRecord | None:
     """The object named in the path, looked up and decided like a file (one audit event)."""
-    async with scope(request, action, raw_id(request, "object_id"), api=holder.api) as decision:
-        return await decide_file(request, decision, action, path_id(request, "object_id"))
+    async with scope(request, action, raw_id(request, name), api=holder.api) as decision:
+        return await decide_file(request, decision, action, path_id(request, name))
 
 
 def retrieve(holder: Holder, *, derive: bool = True) -> Handler:

@@ -1,6 +1,7 @@
 """APIs whose JSON bodies reference files but hold none: every id is checked before the
 upstream is called; other bodies (e.g. multipart image edits) pass through streamed.
-Responses, Chat Completions and Conversations hold what was said: see routes/stored.py."""
+Responses, Chat Completions and Conversations hold what was said (routes/stored.py), and evals
+runs hold their file (routes/evals.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from gateway.upstream import relay
 
 # (method, route, API name in the purpose matrix)
 SCANNED: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/v1/evals/{eval_id}/runs", "evals"),
     ("POST", "/v1/images/edits", "images"),
     ("POST", "/v1/assistants", "assistants"),
     ("POST", "/v1/assistants/{aid}", "assistants"),
