@@ -1,13 +1,17 @@
-"""Adopt files that exist upstream but were never seen by the gateway, as legacy files of an org.
+"""Adopt objects that exist upstream but were never seen by the gateway, as legacy objects of an
+org: files, and on request the other objects the upstream can list (stored chat completions,
+evals and their runs). Responses and conversations cannot be listed upstream, so they cannot be
+adopted.
 
 Idempotent (records are written only where none exists) and so resumable: an interrupted run
-is simply run again, and files it already adopted count as "already known".
+is simply run again, and objects it already adopted count as "already known".
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlencode
@@ -18,7 +22,46 @@ from gateway.records import FileRecord
 from gateway.settings import Settings
 from gateway.store import RecordStore, open_store
 
-PAGE = 1000
+Item = dict[str, Any]
+
+
+def _purpose(item: Item) -> str:
+    return str(item.get("purpose", ""))
+
+
+def _no_purpose(item: Item) -> str:
+    return ""
+
+
+def _nothing(item: Item) -> str | None:
+    return None
+
+
+def _run_source_file(item: Item) -> str | None:
+    """The file a run read, whose download rule guards the run's output items."""
+    data_source = item.get("data_source")
+    source = data_source.get("source") if isinstance(data_source, dict) else None
+    if isinstance(source, dict) and source.get("type") == "file_id":
+        return str(source.get("id"))
+    return None
+
+
+@dataclass(frozen=True)
+class Collection:
+    path: str  # may hold "{parent}": listed once for each item of the collection above it
+    kind: str
+    page: int
+    purpose: Callable[[Item], str] = _no_purpose
+    derived_from: Callable[[Item], str | None] = _nothing
+    below: Collection | None = None
+
+
+EVAL_RUNS = Collection("/v1/evals/{parent}/runs", "eval.run", 100, derived_from=_run_source_file)
+COLLECTIONS = {
+    "files": Collection("/v1/files", "file", 1000, _purpose),
+    "chat_completions": Collection("/v1/chat/completions", "chat.completion", 100),
+    "evals": Collection("/v1/evals", "eval", 100, below=EVAL_RUNS),
+}
 
 
 @dataclass
@@ -31,25 +74,57 @@ class Summary:
         return f"seen {self.seen}, adopted {self.adopted}, already known {self.known}"
 
 
-async def adopt_page(
-    store: RecordStore, files: list[dict[str, Any]], org: str, owner: str, version: str,
-    summary: Summary,
-) -> None:
-    for item in files:
-        summary.seen += 1
+@dataclass(frozen=True)
+class Adopter:
+    store: RecordStore
+    session: aiohttp.ClientSession
+    base_url: str
+    org: str
+    owner: str
+    version: str
+    summary: Summary
+    out: TextIO
+
+    async def adopt(self, collection: Collection, parent: str = "") -> None:
+        async for page in self._pages(collection.path.format(parent=parent), collection.page):
+            for item in page:
+                await self._adopt_one(collection, item)
+                if collection.below is not None:
+                    await self.adopt(collection.below, str(item["id"]))
+            if self.out.isatty():
+                print(f"\r{self.summary.line()}", end="", file=self.out, flush=True)
+
+    async def _pages(self, path: str, size: int) -> AsyncIterator[list[Item]]:
+        after: str | None = None
+        while True:
+            query = {"limit": str(size), "order": "asc", **({"after": after} if after else {})}
+            async with self.session.get(f"{self.base_url}{path}?{urlencode(query)}") as response:
+                response.raise_for_status()
+                body = await response.json()
+            data = body.get("data") or []
+            yield data
+            if not body.get("has_more") or not data:
+                return
+            after = str(data[-1]["id"])
+
+    async def _adopt_one(self, collection: Collection, item: Item) -> None:
+        self.summary.seen += 1
+        created = item.get("created_at") or item.get("created") or time.time()
         record = FileRecord(
-            file_id=str(item["id"]), owner=owner, org=org, purpose=str(item.get("purpose", "")),
-            created_at=int(item.get("created_at") or time.time()), policy_version=version,
-            expires_at=item.get("expires_at"), legacy=True,
+            file_id=str(item["id"]), owner=self.owner, org=self.org,
+            purpose=collection.purpose(item), created_at=int(created),
+            policy_version=self.version, expires_at=item.get("expires_at"), legacy=True,
+            derived_from=collection.derived_from(item), kind=collection.kind,
         )
-        if await store.put_if_absent(record):
-            summary.adopted += 1
+        if await self.store.put_if_absent(record):
+            self.summary.adopted += 1
         else:
-            summary.known += 1
+            self.summary.known += 1
 
 
 async def run_backfill(
-    settings: Settings, org: str, owner: str | None, out: TextIO = sys.stderr
+    settings: Settings, org: str, owner: str | None, out: TextIO = sys.stderr,
+    objects: tuple[str, ...] = ("files",),
 ) -> int:
     if not settings.upstream.api_key:
         print("backfill needs upstream.api_key (FILES_GATEWAY_UPSTREAM_API_KEY)", file=out)
@@ -57,23 +132,12 @@ async def run_backfill(
     store = await open_store(settings.store_url, settings.store_timeout_seconds)
     summary = Summary()
     headers = {"Authorization": f"Bearer {settings.upstream.api_key}"}
-    after: str | None = None
     try:
         async with aiohttp.ClientSession(headers=headers) as session:
-            while True:
-                query = {"limit": str(PAGE), "order": "asc", **({"after": after} if after else {})}
-                url = f"{settings.upstream.url}/v1/files?{urlencode(query)}"
-                async with session.get(url) as response:
-                    response.raise_for_status()
-                    body = await response.json()
-                data = body.get("data") or []
-                await adopt_page(store, data, org, owner or "legacy", settings.policy.version,
-                                 summary)
-                if out.isatty():
-                    print(f"\r{summary.line()}", end="", file=out, flush=True)
-                if not body.get("has_more") or not data:
-                    break
-                after = str(data[-1]["id"])
+            adopter = Adopter(store, session, settings.upstream.url, org, owner or "legacy",
+                              settings.policy.version, summary, out)
+            for name in objects:
+                await adopter.adopt(COLLECTIONS[name])
     finally:
         await store.close()
     print(("\n" if out.isatty() else "") + f"backfill done: {summary.line()}", file=out)

@@ -60,7 +60,19 @@ def _backfill(args: argparse.Namespace) -> int:
 
     from gateway.backfill import run_backfill
 
-    return asyncio.run(run_backfill(_settings(args), args.org, args.owner))
+    return asyncio.run(run_backfill(_settings(args), args.org, args.owner, objects=args.objects))
+
+
+def _backfill_objects(value: str) -> tuple[str, ...]:
+    from gateway.backfill import COLLECTIONS
+
+    names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    unknown = [name for name in names if name not in COLLECTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown: {', '.join(unknown) or '(none given)'}; known: {', '.join(COLLECTIONS)}"
+        )
+    return names
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
@@ -101,6 +113,11 @@ def parser() -> argparse.ArgumentParser:
     backfill.add_argument("--config", type=Path, required=True)
     backfill.add_argument("--org", required=True)
     backfill.add_argument("--owner")
+    backfill.add_argument(
+        "--objects", type=_backfill_objects, default=("files",),
+        help="what to adopt, comma-separated: files (the default), chat_completions, evals "
+             "(with their runs)",
+    )
     backfill.set_defaults(func=_backfill)
 
     audit = commands.add_parser("audit", help="audit log tools")

@@ -80,3 +80,46 @@ def test_backfill_needs_an_upstream_key(tmp_path: Path) -> None:
     code, output = backfill(config)
     assert code == 2
     assert "upstream.api_key" in output
+
+
+def test_backfill_adopts_stored_completions_and_evals(
+    sandbox: Sandbox, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """Listable objects stored before the gateway are adopted on request: chat completions,
+    evals and their runs, whose output items then follow the run's file once it is adopted too."""
+    store = f"sqlite:///{tmp_path / 'records.db'}"
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"store": store, "upstream": {
+        "url": sandbox.url, "api_key": "sk-admin"}}))
+    direct = openai.OpenAI(api_key="sk-admin", base_url=sandbox.url + "/v1", max_retries=0)
+    completions = [direct.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], store=True).id
+        for _ in range(3)]
+    rows = direct.files.create(file=("r.jsonl", b'{"item": {"q": "row"}}\n'), purpose="evals")
+    made = direct.evals.create(
+        name="e", testing_criteria=[],
+        data_source_config={"type": "custom", "item_schema": {"type": "object"}})
+    run = direct.evals.runs.create(
+        made.id, data_source={"type": "jsonl", "source": {"type": "file_id", "id": rows.id}})
+    direct.close()
+
+    code, output = backfill(config, "--objects", "chat_completions,evals")
+    assert code == 0, output
+    assert "backfill done: seen 5, adopted 5, already known 0" in output
+
+    gateway = make_gateway(store=store)
+    bob, carol = gateway.client("bob"), gateway.client("carol")
+    assert sorted(c.id for c in bob.chat.completions.list()) == sorted(completions)
+    assert [c.id for c in carol.chat.completions.list()] == []
+    assert [e.id for e in bob.evals.list()] == [made.id]
+    assert [r.id for r in bob.evals.runs.list(made.id)] == [run.id]
+    with pytest.raises(openai.PermissionDeniedError):  # its file is not adopted yet
+        bob.evals.runs.output_items.list(run.id, eval_id=made.id)
+
+    code, output = backfill(config, "--objects", "files,evals")
+    assert code == 0, output
+    assert "seen 3, adopted 1, already known 2" in output
+    items = bob.evals.runs.output_items.list(run.id, eval_id=made.id)
+    assert [item.datasource_item for item in items] == [{"q": "row"}]
+    with pytest.raises(openai.NotFoundError):
+        carol.evals.runs.output_items.list(run.id, eval_id=made.id)
