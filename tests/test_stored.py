@@ -192,6 +192,9 @@ def test_conversations_follow_the_file_rules(gateway: Gateway) -> None:
     gateway.sandbox.clear()
     assert refused(lambda: bob.conversations.items.create(cid, items=response_input(bobs))) == (
         403, "private_only_forbidden", "items[0].content[0].file_id")
+    assert refused(lambda: bob.responses.create(model="gpt-4o", input=response_input(bobs),
+                                                conversation=cid)) == (
+        403, "private_only_forbidden", "input[0].content[0].file_id")
     assert gateway.sandbox.requests() == []
 
     reply = bob.responses.create(model="gpt-4o", input="hi", conversation=cid)

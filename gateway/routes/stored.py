@@ -76,12 +76,12 @@ def create(holder: Holder, stream_id: StreamId, *, stored_by_default: bool) -> H
             return await relay(request, await send(request, route, stream=True))
         raw, body = await read_body(request)
         refuse_inline(request.app[keys.SETTINGS].policy, body)
-        records = await check_refs(request, find_refs(body, holder.api))
-        if isinstance(body, dict):
-            continued = await check_stored_refs(request, body)
-            # A conversation holds what this exchange says, private files included.
-            await lend_flags(request, continued.get(CONVERSATIONS.kind), records)
-            records.update(continued)
+        continued = await check_stored_refs(request, body) if isinstance(body, dict) else {}
+        # A conversation holds what this exchange says: a private file only its owner's.
+        conversation = continued.get(CONVERSATIONS.kind)
+        records = await check_refs(request, find_refs(body, holder.api), conversation)
+        await lend_flags(request, conversation, records)
+        records.update(continued)
         stored = isinstance(body, dict) and body.get("store", stored_by_default) is not False
         response = await send(request, route, body=raw)
         if response.status != 200 or not stored:
