@@ -235,3 +235,32 @@ def test_an_exchange_that_cannot_be_recorded_is_a_503(
                  json.dumps(body).encode())
     assert (reply.status, reply.code) == (503, "policy_store_unavailable"), reply.body
     assert b"chatcmpl" not in reply.body
+
+
+def test_a_stored_response_replays_as_events_only_to_who_may_read_it(gateway: Gateway) -> None:
+    response = gateway.client("alice").responses.create(model="gpt-4o", input="hi")
+    path = f"/v1/responses/{response.id}?stream=true"
+    replay = call(gateway.url, "GET", path, {"Authorization": "Bearer sk-alice"})
+    assert replay.status == 200, replay.body
+    assert replay.headers["content-type"].startswith("text/event-stream")
+    assert b"event: response.completed" in replay.body
+    hidden = call(gateway.url, "GET", path, {"Authorization": "Bearer sk-carol"})
+    assert (hidden.status, hidden.code) == (404, "file_not_found")
+
+
+def test_the_completions_list_pages_over_what_others_stored(gateway: Gateway) -> None:
+    """Other orgs' completions in between are skipped and never leak as cursors."""
+    mine: list[str] = []
+    for index in range(9):
+        who = "alice" if index % 3 == 0 else "carol"
+        made = gateway.client(who).chat.completions.create(
+            model="gpt-4o", messages=messages(), store=True, metadata={"n": str(index)})
+        if who == "alice":
+            mine.append(made.id)
+    alice = gateway.client("alice").chat.completions
+    first = alice.list(limit=2)
+    assert ([c.id for c in first.data], first.has_more) == (mine[:2], True)
+    rest = alice.list(limit=2, after=mine[1])
+    assert ([c.id for c in rest.data], rest.has_more) == (mine[2:], False)
+    assert [c.id for c in alice.list(metadata={"n": "3"})] == [mine[1]]
+    assert [c.id for c in alice.list(order="desc")] == mine[::-1]
