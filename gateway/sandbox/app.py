@@ -19,6 +19,8 @@ from . import (
     fine_tuning,
     references,
     responses,
+    skill_versions,
+    skills,
     uploads,
     vector_stores,
 )
@@ -68,7 +70,7 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
     app.on_response_prepare.append(_openai_headers)
     modules = (
         files, uploads, batches, fine_tuning, references, chat_completions, responses,
-        conversations, evals, eval_runs, vector_stores, containers, control,
+        conversations, evals, eval_runs, vector_stores, containers, skills, skill_versions, control,
     )
     for module in modules:
         app.add_routes(module.routes())

@@ -13,6 +13,7 @@ from .errors import found
 from .forms import read_form, read_json
 from .keys import STATE
 from .references import check_references
+from .skills import check_skill_references
 from .state import SandboxState
 from .store import JsonObject, new_id
 from .validation import require_str
@@ -65,6 +66,7 @@ async def create_container(request: web.Request) -> web.Response:
     body = await read_json(request)
     name = require_str(body, "name")
     ids = check_references(state, {"file_ids": body.get("file_ids", [])})
+    check_skill_references(state, {"skills": body.get("skills", [])})
     now = state.clock.now()
     container: JsonObject = {
         "id": new_id("cntr_"),

@@ -37,6 +37,8 @@ class Form:
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, FilePart] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # every field name, in arrival order
+    # File parts of names read with ``many``: every part kept, in arrival order.
+    lists: dict[str, list[FilePart]] = field(default_factory=dict)
 
     def spooled_file(self, name: str, allowed: Collection[str]) -> tuple[FilePart, Path]:
         """The spooled file part `name` and its path, after refusing fields outside `allowed`,
@@ -52,7 +54,7 @@ class Form:
 
     def discard(self) -> None:
         """Remove spooled files that no handler adopted (adopted ones were moved away)."""
-        for part in self.files.values():
+        for part in [*self.files.values(), *(p for parts in self.lists.values() for p in parts)]:
             if part.path is not None:
                 part.path.unlink(missing_ok=True)
 
@@ -68,8 +70,13 @@ async def read_form(
     spool: Callable[[], Path] | None = None,
     keep: Collection[str] = (),
     max_file_bytes: int | None = None,
+    many: Collection[str] = (),
 ) -> Form:
-    """Read a whole multipart body; file parts named in ``keep`` are spooled to ``spool()``."""
+    """Read a whole multipart body; file parts named in ``keep`` are spooled to ``spool()``.
+
+    A later file part replaces an earlier one of the same name, except for names in ``many``
+    (a directory upload's ``files[]``), which keep every part in ``Form.lists``.
+    """
     if request.content_type != "multipart/form-data":
         raise ApiError(
             400,
@@ -91,14 +98,18 @@ async def read_form(
                     entry.form[name] = form.fields[name]
                 continue
             path = spool() if spool is not None and name in keep else None
-            stale = form.files.pop(name, None)
-            if stale is not None:
-                Form(files={name: stale}).discard()
             ctype = part.headers.get("Content-Type", "application/octet-stream")
-            form.files[name] = FilePart(part.filename, ctype, 0, path)
-            form.files[name].size = await _spool_part(part, path, max_file_bytes)
+            upload = FilePart(part.filename, ctype, 0, path)
+            if name in many:
+                form.lists.setdefault(name, []).append(upload)
+            else:
+                stale = form.files.pop(name, None)
+                if stale is not None:
+                    Form(files={name: stale}).discard()
+                form.files[name] = upload
+            upload.size = await _spool_part(part, path, max_file_bytes)
             if entry is not None:
-                entry.files[name] = {"filename": part.filename, "bytes": form.files[name].size}
+                entry.files[name] = {"filename": part.filename, "bytes": upload.size}
     except BaseException:
         form.discard()
         raise

@@ -14,6 +14,7 @@ from .forms import read_json
 from .keys import STATE
 from .pagination import cursor_list
 from .references import check_references, summary
+from .skills import check_skill_references
 from .state import SandboxState, Stored
 from .store import JsonObject
 from .stored import Kind, flag, input_items, lookup, metadata
@@ -27,6 +28,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     # An unknown file is refused before anything else, as by every API that references files.
     ids = check_references(state, body)
+    check_skill_references(state, {"tools": body.get("tools", [])})
     items = input_items(body.get("input"), "input")
     previous = _previous(state, body.get("previous_response_id"))
     conversation = _conversation(state, body.get("conversation"))

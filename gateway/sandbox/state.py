@@ -51,9 +51,9 @@ class Upload:
 
 @dataclass
 class Stored:
-    """A stored Chat Completion, Response, Conversation, Eval or Eval run as answered, with what is
-    listed under it (the request messages, the input items, the conversation items, the run's
-    output items; nothing for an eval), oldest first."""
+    """A stored Chat Completion, Response, Conversation, Eval, Eval run or Skill as answered, with
+    what is listed under it (the request messages, the input items, the conversation items, the
+    run's output items, the skill's versions; nothing for an eval), oldest first."""
 
     object: JsonObject
     items: list[JsonObject] = field(default_factory=list)
@@ -84,6 +84,10 @@ class SandboxState:
         self.eval_updates: dict[str, None] = {}
         # Runs of every eval, each with its output items.
         self.eval_runs: dict[str, Stored] = {}
+        # Skills with their versions; bundles live under `<root>/skills/<skill id>/`.
+        self.skills: dict[str, Stored] = {}
+        # Versions each skill has issued, deleted ones included: a version number is never reused.
+        self.skill_version_counts: dict[str, int] = {}
 
     @property
     def files(self) -> FileStore:
@@ -108,8 +112,9 @@ class SandboxState:
             shutil.rmtree(self._files.root, ignore_errors=True)
         else:
             shutil.rmtree(self._files.tmp_dir, ignore_errors=True)
-            # Only File metadata is persisted; parts and container copies would be orphans.
-            for transient in ("uploads", "containers"):
+            # Only File metadata is persisted; parts, container copies and skill bundles would be
+            # orphans.
+            for transient in ("uploads", "containers", "skills"):
                 shutil.rmtree(self._files.root / transient, ignore_errors=True)
         self._files = None
 
