@@ -31,6 +31,7 @@ from gateway.routes import (
     objects,
     passthrough,
     scanned,
+    skills,
     stored,
     uploads,
 )
@@ -119,6 +120,7 @@ def create_app(
         objects.add_routes(router, holder, deletable=holder in (VECTOR_STORES, CONTAINERS))
     stored.add_routes(router)
     evals.add_routes(router)
+    skills.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)

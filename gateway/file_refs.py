@@ -3,7 +3,8 @@
 The walk is generic on purpose: any `file_id`, `file_ids`, `input_file_id`, `training_file` or
 `validation_file`, and an Evals `source` of type `file_id`, is a reference wherever it sits, so
 a new nesting the API grows is still checked (fail closed). Vector stores named in
-`vector_store_ids` and a code interpreter's `container` id are references to holders.
+`vector_store_ids`, skills named by `skill_id` and a code interpreter's `container` id are
+references to holders.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ SINGLE_KEYS = frozenset({"file_id", "input_file_id", "training_file", "validatio
 LIST_KEYS = frozenset({"file_ids"})
 # Holders referenced by id: the caller must be allowed to use them, but they have no purpose.
 HOLDER_LIST_KEYS = frozenset({"vector_store_ids"})
+HOLDER_KEYS = frozenset({"skill_id"})
 INLINE_KEYS = frozenset({"file_data", "file_url"})
 # Tools whose file ids are copied into a container: the containers API's purposes apply.
 CONTAINER_TOOLS = frozenset({"code_interpreter", "shell"})
@@ -73,9 +75,9 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool) -> Iterator[FileR
         yield _single(source.get("id"), f"{_join(path, 'source')}.id", api, check_purpose)
     for key, value in node.items():
         child = _join(path, key)
-        if key in SINGLE_KEYS:
+        if key in SINGLE_KEYS or key in HOLDER_KEYS:
             if value is not None:
-                yield _single(value, child, api, check_purpose)
+                yield _single(value, child, api, check_purpose and key in SINGLE_KEYS)
         elif key in LIST_KEYS or key in HOLDER_LIST_KEYS:
             if value is None:
                 continue

@@ -146,6 +146,22 @@ def decide_owner_only(
     return decide(action, principal, owned, policy, now, file_id)
 
 
+def decide_bundle_download(
+    action: Action, principal: Principal, record: FileRecord | None, policy: Policy, now: float,
+    file_id: str = "",
+) -> Decision:
+    """The content of an object that is not a file and so has no purpose (a skill's bundle):
+    whoever may see the object may download it, unless it is `no_download`."""
+    seen = decide(Action.RETRIEVE, principal, record, policy, now, file_id)
+    if not seen.allowed:
+        return dataclasses.replace(seen, action=Action.DOWNLOAD)
+    if record is not None and NO_DOWNLOAD in record.flags:
+        return _deny(
+            Action.DOWNLOAD, 403, "download_disabled", f"Downloads of {record.file_id} are disabled"
+        )
+    return _allow(Action.DOWNLOAD, seen.reason)
+
+
 def decide_retag(
     principal: Principal, record: FileRecord | None, policy: Policy, now: float, file_id: str = ""
 ) -> Decision:

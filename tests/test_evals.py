@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from typing import Any
 
-import openai
 import pytest
 
 from tests.conftest import Gateway, GatewayFactory, MemorySink
 from tests.http import call
+from tests.sdk import refused
 
 ROWS = b'{"item": {"question": "secret row one"}}\n{"item": {"question": "secret row two"}}\n'
 CRITERIA: list[Any] = [{"type": "string_check", "name": "same", "input": "{{item.question}}",
@@ -41,14 +40,6 @@ def run_on(gateway: Gateway, who: str, eval_id: str, file_id: str) -> str:
     return gateway.client(who).evals.runs.create(
         eval_id, data_source={"type": "jsonl", "source": {"type": "file_id", "id": file_id}},
     ).id
-
-
-def refused(step: Callable[[], object]) -> tuple[int, str | None]:
-    with pytest.raises(openai.APIStatusError) as caught:
-        step()
-    body = caught.value.body
-    assert isinstance(body, dict), body
-    return caught.value.status_code, body.get("code")
 
 
 def rows_seen(gateway: Gateway, who: str, eval_id: str, run_id: str) -> list[Any]:

@@ -10,6 +10,7 @@ from gateway.policy import (
     Action,
     Policy,
     decide,
+    decide_bundle_download,
     decide_owner_only,
     decide_retag,
     decide_upload,
@@ -199,3 +200,27 @@ def test_retag_table(state: str, actor: Principal, expected: tuple[int, str], un
     decision = decide_retag(actor, STATES[state], policy, NOW, "file-abc")
     assert (decision.status, decision.reason) == expected
     assert decision.allowed is (expected[0] == 200)
+
+
+BUNDLE_TABLE: dict[tuple[str, str], tuple[int, str]] = {
+    ("plain", "owner"): OK_OWNER, ("plain", "peer"): OK_ORG, ("plain", "other_org"): NOT_FOUND,
+    ("private_only", "owner"): OK_OWNER, ("private_only", "peer"): PRIVATE,
+    ("no_download", "owner"): (403, "download_disabled"),
+    ("no_download", "peer"): (403, "download_disabled"),
+    ("ephemeral_expired", "owner"): EXPIRED, ("legacy", "peer"): OK_LEGACY,
+    ("deleted", "owner"): NOT_FOUND, ("untracked", "owner"): UNTRACKED,
+    # No purpose is no purpose rule: a bundle is not refused as a file of unknown purpose is.
+    ("unknown_purpose", "peer"): OK_ORG,
+}
+
+
+@pytest.mark.parametrize(("state", "actor"), list(BUNDLE_TABLE))
+def test_bundle_download_table(state: str, actor: str) -> None:
+    """A bundle (a skill's content) downloads by visibility and the no_download flag alone."""
+    bundle = STATES[state]
+    if bundle is not None:
+        bundle = dataclasses.replace(bundle, purpose="", kind="skill")
+    decision = decide_bundle_download(Action.DOWNLOAD, ACTORS[actor], bundle, POLICY, NOW, "s")
+    assert (200 if decision.allowed else decision.status, decision.reason) == (
+        BUNDLE_TABLE[(state, actor)])
+    assert decision.action is Action.DOWNLOAD

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -17,6 +16,7 @@ import pytest
 
 from tests.conftest import Gateway, GatewayFactory, MemorySink
 from tests.http import call
+from tests.sdk import refusal as refused
 from tests.servers import RedisServer
 
 
@@ -36,15 +36,6 @@ def messages(file_id: str | None = None) -> list[Any]:
 
 def response_input(file_id: str) -> list[Any]:
     return [{"role": "user", "content": [{"type": "input_file", "file_id": file_id}]}]
-
-
-def refused(step: Callable[[], object]) -> tuple[int, str | None, str | None]:
-    """Status, code and param of the refusal `step` meets."""
-    with pytest.raises(openai.APIStatusError) as caught:
-        step()
-    body = caught.value.body
-    assert isinstance(body, dict), body
-    return caught.value.status_code, body.get("code"), body.get("param")
 
 
 NOT_FOUND = (404, "file_not_found", "file_id")

@@ -46,13 +46,15 @@ def create(holder: Holder) -> Handler:
 async def record_created(
     request: web.Request, holder: Holder, response: UpstreamResponse, object_id: object,
     flags: frozenset[str], purpose: str = "", derived_from: str | None = None,
+    expires_at: int | None = None,
 ) -> FileRecord:
     """Record what the upstream just created for the caller. Raised, not returned, when that
     fails: an unrecorded object is untracked and refused to everyone, so say so now."""
     if not isinstance(object_id, str) or not object_id:
         response.failed(UpstreamProtocolError(f"a new {holder.kind} without an id"))
         raise upstream_unavailable()
-    record = new_record(request, object_id, holder.kind, purpose, flags, derived_from)
+    record = new_record(request, object_id, holder.kind, purpose, flags, derived_from,
+                        expires_at=expires_at)
     try:
         await request.app[keys.STORE].put(record)
     except StoreUnavailable as exc:
