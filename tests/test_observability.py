@@ -183,6 +183,21 @@ def untracked_downloads(exposition: str) -> float:
     return 0.0
 
 
+def worker_counts(tmp_path: Path, name: str) -> list[float]:
+    """Each worker's own count, read from its metric file alone."""
+    metrics_dirs = list(tmp_path.glob("files-gateway-metrics-*"))
+    assert len(metrics_dirs) == 1
+    counts = []
+    for counter_file in sorted(metrics_dirs[0].glob("counter_*.db")):
+        alone = tmp_path / f"{name}-{counter_file.stem}"
+        alone.mkdir()
+        shutil.copy(counter_file, alone)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(alone))  # type: ignore[no-untyped-call]
+        counts.append(untracked_downloads(generate_latest(registry).decode()))
+    return counts
+
+
 def test_workers_share_one_correct_metrics_endpoint(
     processes: Processes, tmp_path: Path
 ) -> None:
@@ -199,37 +214,24 @@ def test_workers_share_one_correct_metrics_endpoint(
     )
     wait_for_port(port, timeout=30)
     wait_for_port(admin_port, timeout=30)
-    # Each worker writes its metric files as it starts, then binds the shared ports itself:
-    # wait for both files, and a moment for the binds, so traffic can reach both workers.
+    # Each worker writes its metric files as it starts, then binds the shared ports itself, which
+    # a loaded machine may delay: send until both have served some, then check the sums.
+    base, admin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
     deadline = time.monotonic() + 30
-    while len(list(tmp_path.glob("files-gateway-metrics-*/counter_*.db"))) < 2:
-        assert time.monotonic() < deadline, "the second worker never started"
-        time.sleep(0.1)
-    time.sleep(1.0)
-    base = f"http://127.0.0.1:{port}"
-    for index in range(60):
-        assert call(base, "GET", f"/v1/files/file-w{index}/content", ALICE).status == 403
-    admin = f"http://127.0.0.1:{admin_port}"
-    assert [untracked_downloads(scrape(admin)) for _ in range(10)] == [60.0] * 10
-
-    # Each worker wrote its own values; both served part of the traffic.
-    metrics_dirs = list(tmp_path.glob("files-gateway-metrics-*"))
-    assert len(metrics_dirs) == 1
-    per_worker = []
-    for counter_file in sorted(metrics_dirs[0].glob("counter_*.db")):
-        alone = tmp_path / f"alone-{counter_file.stem}"
-        alone.mkdir()
-        shutil.copy(counter_file, alone)
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(alone))  # type: ignore[no-untyped-call]
-        per_worker.append(untracked_downloads(generate_latest(registry).decode()))
-    assert len(per_worker) == 2
-    assert sum(per_worker) == 60 and all(count > 0 for count in per_worker)
+    sent, per_worker = 0, [0.0]
+    while len(per_worker) < 2 or not all(per_worker):
+        assert time.monotonic() < deadline, f"traffic never reached both workers: {per_worker}"
+        for _ in range(30):
+            assert call(base, "GET", f"/v1/files/file-w{sent}/content", ALICE).status == 403
+            sent += 1
+        per_worker = worker_counts(tmp_path, f"round-{sent}")
+    assert [untracked_downloads(scrape(admin)) for _ in range(10)] == [float(sent)] * 10
+    assert sum(worker_counts(tmp_path, "final")) == sent
 
     gateway = processes.started[-1]
     gateway.send_signal(signal.SIGTERM)
     assert gateway.wait(timeout=30) == 0
-    assert not metrics_dirs[0].exists()
+    assert list(tmp_path.glob("files-gateway-metrics-*")) == []
 
 
 class BrokenStream(io.StringIO):
