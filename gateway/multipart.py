@@ -118,18 +118,11 @@ class MultipartRewriter:
         await asyncio.to_thread(handle.seek, 0)
 
     def _field_bytes(self, name: str, value: str) -> bytes:
-        return (
-            f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"{_quote(name)}\"\r\n\r\n"
-            f"{value}\r\n"
-        ).encode()
+        return field_part(self.boundary, name, value)
 
     def _file_head(self) -> bytes:
-        return (
-            f"--{self.boundary}\r\n"
-            f"Content-Disposition: form-data; name=\"{FILE_FIELD}\"; "
-            f"filename=\"{_quote(self.form.filename)}\"\r\n"
-            f"Content-Type: {_quote(self.form.file_content_type)}\r\n\r\n"
-        ).encode()
+        return file_part_head(self.boundary, FILE_FIELD, self.form.filename,
+                              self.form.file_content_type)
 
     async def body(self, trailing: Callable[[], list[tuple[str, str]]]) -> AsyncIterator[bytes]:
         """The rewritten body; `trailing` is asked for synthesized fields once all are read."""
@@ -176,4 +169,22 @@ class MultipartRewriter:
 
 def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
+
+
+def field_part(boundary: str, name: str, value: str) -> bytes:
+    """One text field of a form the gateway writes."""
+    return (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"{_quote(name)}\"\r\n\r\n"
+        f"{value}\r\n"
+    ).encode()
+
+
+def file_part_head(boundary: str, name: str, filename: str, content_type: str) -> bytes:
+    """The head of a file part of a form the gateway writes; its bytes follow."""
+    return (
+        f"--{boundary}\r\n"
+        f"Content-Disposition: form-data; name=\"{_quote(name)}\"; "
+        f"filename=\"{_quote(filename)}\"\r\n"
+        f"Content-Type: {_quote(content_type)}\r\n\r\n"
+    ).encode()
 

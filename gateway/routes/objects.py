@@ -13,7 +13,7 @@ from gateway.enforce import decide_file, path_id, raw_id, scope
 from gateway.errors import store_unavailable, upstream_unavailable
 from gateway.file_refs import find_refs
 from gateway.http_client import UpstreamResponse
-from gateway.policy import Action
+from gateway.policy import Action, decide_bundle_download
 from gateway.records import FileRecord
 from gateway.references import check_refs, inherited_flags, lend_flags, refuse_inline
 from gateway.routes.forward import read_body, send
@@ -68,6 +68,21 @@ async def decided(
     """The object named in the path, looked up and decided like a file (one audit event)."""
     async with scope(request, action, raw_id(request, name), api=holder.api) as decision:
         return await decide_file(request, decision, action, path_id(request, name))
+
+
+def bundle_content(holder: Holder, route: str) -> Handler:
+    """The bytes an object (a skill, a video) serves: downloaded by its visibility and its
+    `no_download` flag, since it has no purpose; counted as a download either way."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        async with scope(request, Action.DOWNLOAD, raw_id(request, "object_id"),
+                         api=holder.api) as decision:
+            await decide_file(request, decision, Action.DOWNLOAD, path_id(request, "object_id"),
+                              decider=decide_bundle_download)
+            response = await send(request, route, decision)
+        return await relay(request, response, download=True)
+
+    return handler
 
 
 def retrieve(holder: Holder, *, derive: bool = True) -> Handler:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import access_flags, decide_file, path_id, raw_id, scope
-from gateway.policy import Action, decide_bundle_download
+from gateway.enforce import access_flags
+from gateway.policy import Action
 from gateway.records import EPHEMERAL
 from gateway.routes import objects
 from gateway.routes.files import ACCESS_HEADER
@@ -46,21 +45,9 @@ async def add_version(request: web.Request) -> web.StreamResponse:
     return await relay(request, await send(request, ONE + "/versions", stream=True))
 
 
-def content(route: str) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        skill_id = raw_id(request, "object_id")
-        async with scope(request, Action.DOWNLOAD, skill_id, api=SKILLS.api) as decision:
-            await decide_file(request, decision, Action.DOWNLOAD, path_id(request, "object_id"),
-                              decider=decide_bundle_download)
-            response = await send(request, route, decision)
-        return await relay(request, response, download=True)
-
-    return handler
-
-
 def add_routes(router: web.UrlDispatcher) -> None:
     """Content and new versions first: the skill's own catch-all below it would take them."""
     for route in (ONE + "/content", ONE + "/versions/{version}/content"):
-        router.add_get(route, content(route))
+        router.add_get(route, objects.bundle_content(SKILLS, route))
     router.add_post(ONE + "/versions", add_version)
     objects.add_routes(router, SKILLS, creating=create_skill)
