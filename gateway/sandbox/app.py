@@ -23,6 +23,8 @@ from . import (
     skills,
     uploads,
     vector_stores,
+    video_characters,
+    videos,
 )
 from .keys import FAULTS, REQUEST_LOG, STATE
 from .middlewares import inject_faults, openai_errors, record_requests, require_bearer
@@ -70,7 +72,9 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
     app.on_response_prepare.append(_openai_headers)
     modules = (
         files, uploads, batches, fine_tuning, references, chat_completions, responses,
-        conversations, evals, eval_runs, vector_stores, containers, skills, skill_versions, control,
+        conversations, evals, eval_runs, vector_stores, containers, skills, skill_versions,
+        # Characters first: `/v1/videos/characters/content` is a character, not a video's content.
+        video_characters, videos, control,
     )
     for module in modules:
         app.add_routes(module.routes())

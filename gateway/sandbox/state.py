@@ -88,6 +88,9 @@ class SandboxState:
         self.skills: dict[str, Stored] = {}
         # Versions each skill has issued, deleted ones included: a version number is never reused.
         self.skill_version_counts: dict[str, int] = {}
+        # Videos, whose MP4s live under `<root>/videos/`, and the characters made from uploads.
+        self.videos: dict[str, Stored] = {}
+        self.video_characters: dict[str, Stored] = {}
 
     @property
     def files(self) -> FileStore:
@@ -112,9 +115,9 @@ class SandboxState:
             shutil.rmtree(self._files.root, ignore_errors=True)
         else:
             shutil.rmtree(self._files.tmp_dir, ignore_errors=True)
-            # Only File metadata is persisted; parts, container copies and skill bundles would be
-            # orphans.
-            for transient in ("uploads", "containers", "skills"):
+            # Only File metadata is persisted; parts, container copies, skill bundles and video
+            # MP4s would be orphans.
+            for transient in ("uploads", "containers", "skills", "videos"):
                 shutil.rmtree(self._files.root / transient, ignore_errors=True)
         self._files = None
 
