@@ -34,6 +34,7 @@ from gateway.routes import (
     skills,
     stored,
     uploads,
+    videos,
 )
 from gateway.routes.holders import BATCHES, CONTAINERS, JOBS, VECTOR_STORES
 from gateway.settings import Settings
@@ -121,6 +122,7 @@ def create_app(
     stored.add_routes(router)
     evals.add_routes(router)
     skills.add_routes(router)
+    videos.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)

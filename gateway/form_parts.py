@@ -90,6 +90,15 @@ class FormParts:
             data = await self._read()
             buffer = buffer + data if buffer else data
 
+    async def text(self, name: str, limit: int) -> str:
+        """The current part's body as text: a field, refused past `limit` bytes."""
+        data = bytearray()
+        async for chunk in self.chunks():
+            data.extend(chunk)
+            if len(data) > limit:
+                raise invalid_request(f"Form field {name!r} is too large")
+        return data.decode("utf-8", errors="replace")
+
     async def _head(self) -> PartHead:
         """Transport padding, the rest of the delimiter line, and the header lines."""
         while (end := self._buffer.find(CRLF + CRLF, 0, MAX_HEAD_BYTES)) < 0:

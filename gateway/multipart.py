@@ -80,12 +80,7 @@ class MultipartRewriter:
         self.form.file_content_type = part.content_type or "application/octet-stream"
 
     async def _read_field(self, part: PartHead) -> str:
-        data = bytearray()
-        async for chunk in self._parts.chunks():
-            data.extend(chunk)
-            if len(data) > MAX_FIELD_BYTES:
-                raise invalid_request(f"Form field {part.name!r} is too large")
-        return data.decode("utf-8", errors="replace")
+        return await self._parts.text(part.name, MAX_FIELD_BYTES)
 
     def _take_field(self, name: str, value: str, forward: list[tuple[str, str]]) -> None:
         self._fields += 1

@@ -1,0 +1,91 @@
+"""Multipart forms that name files or other objects by id in their text fields (the Videos API:
+`input_reference[file_id]`, `video[id]`), re-sent upstream part by part, nothing buffered but
+text fields.
+
+The official SDK sends every text field before the first file part, so all references are known
+before the upstream is called. A reference that comes after a file part is refused, and the body
+then stops short of its closing boundary, so the upstream never gets a whole request to act on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from gateway.errors import GatewayError, invalid_request
+from gateway.file_refs import FileRef
+from gateway.form_parts import FormParts, PartHead
+from gateway.multipart import MAX_FIELD_BYTES, MAX_FIELDS, field_part, file_part_head
+
+
+def field_refs(name: str, value: str, api: str, holders: frozenset[str]) -> list[FileRef]:
+    """`x[file_id]` names a file; `x[id]` with x in `holders` names one of those objects."""
+    outer, _, inner = name.partition("[")
+    if not inner.endswith("]"):
+        return []
+    key = inner[:-1]
+    path = f"{outer}.{key}"
+    if key == "file_id":
+        return [FileRef(path, value, api)]
+    if key == "id" and outer in holders:
+        return [FileRef(path, value, api, check_purpose=False)]
+    return []
+
+
+@dataclass
+class ReferenceForm:
+    parts: FormParts
+    api: str
+    holders: frozenset[str]
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    refs: list[FileRef] = field(default_factory=list)
+    boundary: str = field(default_factory=lambda: uuid.uuid4().hex)
+    error: GatewayError | None = None
+    _pending: PartHead | None = None
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    async def read_head(self) -> None:
+        """Text fields up to the first file part, and the references they make."""
+        while (part := await self.parts.next_part()) is not None:
+            if part.filename is not None:
+                self._pending = part
+                return
+            value = await self._read_field(part)
+            self.refs += field_refs(part.name, value, self.api, self.holders)
+            self.fields.append((part.name, value))
+
+    async def body(self) -> AsyncIterator[bytes]:
+        try:
+            for name, value in self.fields:
+                yield field_part(self.boundary, name, value)
+            part = self._pending
+            while part is not None:
+                if part.filename is not None:
+                    yield file_part_head(self.boundary, part.name, part.filename or "upload",
+                                         part.content_type or "application/octet-stream")
+                    async for chunk in self.parts.chunks():
+                        yield chunk
+                    yield b"\r\n"
+                else:
+                    value = await self._read_field(part)
+                    if field_refs(part.name, value, self.api, self.holders):
+                        raise invalid_request(
+                            f"Form field {part.name!r} names an object after a file part; send "
+                            "such fields first", param=part.name,
+                        )
+                    yield field_part(self.boundary, part.name, value)
+                part = await self.parts.next_part()
+            yield f"--{self.boundary}--\r\n".encode()
+        except GatewayError as exc:
+            # The HTTP client wraps what a body raises; keep the refusal for the handler.
+            self.error = exc
+            raise
+
+    async def _read_field(self, part: PartHead) -> str:
+        if len(self.fields) >= MAX_FIELDS:
+            raise invalid_request(f"A form may have at most {MAX_FIELDS} text fields")
+        return await self.parts.text(part.name, MAX_FIELD_BYTES)

@@ -1,0 +1,100 @@
+"""Videos: generated from a prompt, an image (`input_reference`, a file id or an upload) or
+another video (`video[id]`, a remix). A video is its creator's and takes over the restrictions
+of what it was made from; its content is downloaded by its visibility and `no_download`.
+Multipart bodies are re-sent part by part (form_refs.py), references checked first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+from gateway import keys
+from gateway.file_refs import FileRef, find_refs
+from gateway.form_parts import FormParts, form_boundary
+from gateway.form_refs import ReferenceForm
+from gateway.policy import Action
+from gateway.references import check_refs, inherited_flags, refuse_inline
+from gateway.routes import objects
+from gateway.routes.forward import read_body, send
+from gateway.routes.holders import Holder
+from gateway.routes.paged import ListSpec
+from gateway.routes.responses import json_response, upstream_json
+from gateway.upstream import relay
+
+VIDEOS = Holder("video", "videos", "/v1/videos",
+                ListSpec("/v1/videos", "/v1/videos", 100, 20, ("order",)))
+CHARACTERS = Holder("video.character", "videos", "/v1/videos/characters", None)
+ONE = VIDEOS.collection + "/{object_id}"
+# Form fields `video[id]` name a video to edit or extend.
+VIDEO_FIELDS = frozenset({"video"})
+
+
+def _json_refs(body: Any) -> list[FileRef]:
+    refs = find_refs(body, VIDEOS.api)
+    video = body.get("video") if isinstance(body, dict) else None
+    if isinstance(video, dict) and "id" in video:
+        refs.append(FileRef("video.id", video["id"], VIDEOS.api, check_purpose=False))
+    return refs
+
+
+def create(holder: Holder, route: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        upstream = request.app[keys.UPSTREAM]
+        form: ReferenceForm | None = None
+        data: Any
+        if request.content_type == "multipart/form-data":
+            parts = FormParts(request.content, form_boundary(request.headers[hdrs.CONTENT_TYPE]))
+            form = ReferenceForm(parts, VIDEOS.api, VIDEO_FIELDS)
+            await form.read_head()
+            refs, data, content_type = form.refs, form.body(), form.content_type
+        else:
+            raw, body = await read_body(request)
+            refuse_inline(request.app[keys.SETTINGS].policy, body)
+            refs, data, content_type = _json_refs(body), raw, "application/json"
+        records = await check_refs(request, refs)
+        headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
+        headers[hdrs.CONTENT_TYPE] = content_type
+        try:
+            response = await upstream.send("POST", request.raw_path, headers, route=route,
+                                           data=data)
+        except Exception:
+            # A refusal raised inside the streamed body surfaces wrapped by the client.
+            if form is not None and form.error is not None:
+                raise form.error from None
+            raise
+        if response.status != 200:
+            return await relay(request, response)
+        obj = await upstream_json(response)
+        await objects.record_created(request, holder, response, obj.get("id"),
+                                     inherited_flags(records))
+        return json_response(request, obj, response)
+
+    return handler
+
+
+async def remix(request: web.Request) -> web.StreamResponse:
+    source = await objects.decided(request, VIDEOS, Action.REFERENCE)
+    raw, _ = await read_body(request)
+    response = await send(request, ONE + "/remix", body=raw)
+    if response.status != 200:
+        return await relay(request, response)
+    obj = await upstream_json(response)
+    made_from = {source.file_id: source} if source is not None else {}
+    await objects.record_created(request, VIDEOS, response, obj.get("id"),
+                                 inherited_flags(made_from))
+    return json_response(request, obj, response)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Fixed paths first: the video's own catch-all would take `characters` and `edits`."""
+    characters = CHARACTERS.collection
+    router.add_post(characters, create(CHARACTERS, characters))
+    router.add_get(characters + "/{object_id}",
+                   objects.retrieve(CHARACTERS, derive=False))
+    for made in ("/edits", "/extensions"):
+        router.add_post(VIDEOS.collection + made, create(VIDEOS, VIDEOS.collection + made))
+    router.add_post(ONE + "/remix", remix)
+    router.add_get(ONE + "/content", objects.bundle_content(VIDEOS, ONE + "/content"))
+    objects.add_routes(router, VIDEOS, creating=create(VIDEOS, VIDEOS.collection))
