@@ -1,7 +1,7 @@
 """Adopt objects that exist upstream but were never seen by the gateway, as legacy objects of an
 org: files, and on request the other objects the upstream can list (stored chat completions,
-evals and their runs). Responses and conversations cannot be listed upstream, so they cannot be
-adopted.
+evals and their runs, skills, videos). Responses, conversations and video characters cannot be
+listed upstream, so they cannot be adopted.
 
 Idempotent (records are written only where none exists) and so resumable: an interrupted run
 is simply run again, and objects it already adopted count as "already known".
@@ -61,6 +61,8 @@ COLLECTIONS = {
     "files": Collection("/v1/files", "file", 1000, _purpose),
     "chat_completions": Collection("/v1/chat/completions", "chat.completion", 100),
     "evals": Collection("/v1/evals", "eval", 100, below=EVAL_RUNS),
+    "skills": Collection("/v1/skills", "skill", 100),
+    "videos": Collection("/v1/videos", "video", 100),
 }
 
 

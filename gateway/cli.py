@@ -116,7 +116,7 @@ def parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--objects", type=_backfill_objects, default=("files",),
         help="what to adopt, comma-separated: files (the default), chat_completions, evals "
-             "(with their runs)",
+             "(with their runs), skills, videos",
     )
     backfill.set_defaults(func=_backfill)
 

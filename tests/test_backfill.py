@@ -82,6 +82,7 @@ def test_backfill_needs_an_upstream_key(tmp_path: Path) -> None:
     assert "upstream.api_key" in output
 
 
+@pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
 def test_backfill_adopts_stored_completions_and_evals(
     sandbox: Sandbox, make_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
@@ -101,11 +102,13 @@ def test_backfill_adopts_stored_completions_and_evals(
         data_source_config={"type": "custom", "item_schema": {"type": "object"}})
     run = direct.evals.runs.create(
         made.id, data_source={"type": "jsonl", "source": {"type": "file_id", "id": rows.id}})
+    skill = direct.skills.create(files=[("s/SKILL.md", b"---\nname: s\n---\n")])
+    video = direct.videos.create(prompt="a cat")
     direct.close()
 
-    code, output = backfill(config, "--objects", "chat_completions,evals")
+    code, output = backfill(config, "--objects", "chat_completions,evals,skills,videos")
     assert code == 0, output
-    assert "backfill done: seen 5, adopted 5, already known 0" in output
+    assert "backfill done: seen 7, adopted 7, already known 0" in output
 
     gateway = make_gateway(store=store)
     bob, carol = gateway.client("bob"), gateway.client("carol")
@@ -113,6 +116,10 @@ def test_backfill_adopts_stored_completions_and_evals(
     assert [c.id for c in carol.chat.completions.list()] == []
     assert [e.id for e in bob.evals.list()] == [made.id]
     assert [r.id for r in bob.evals.runs.list(made.id)] == [run.id]
+    assert bob.skills.retrieve(skill.id).id == skill.id
+    assert bob.videos.retrieve(video.id).id == video.id
+    with pytest.raises(openai.NotFoundError):
+        carol.skills.retrieve(skill.id)
     with pytest.raises(openai.PermissionDeniedError):  # its file is not adopted yet
         bob.evals.runs.output_items.list(run.id, eval_id=made.id)
 
