@@ -118,7 +118,7 @@ def create_app(
     uploads.add_routes(router)
     attached.add_routes(router)
     for holder in (BATCHES, JOBS, VECTOR_STORES, CONTAINERS):
-        objects.add_routes(router, holder, deletable=holder in (VECTOR_STORES, CONTAINERS))
+        objects.add_routes(router, holder)
     stored.add_routes(router)
     evals.add_routes(router)
     skills.add_routes(router)

@@ -217,7 +217,8 @@ def test_an_exchange_that_cannot_be_recorded_is_a_503(
     make_gateway: GatewayFactory, own_redis: RedisServer, stream: bool
 ) -> None:
     """The upstream stored it but the gateway could not record it: the caller learns no id,
-    since nobody could ever read it back through the gateway."""
+    since nobody could ever read it back through the gateway, and the gateway deletes it
+    upstream so that nothing is left that no one accounts for."""
     gateway = make_gateway(store=own_redis.url, store_timeout_seconds=0.5, cache_entries=0)
     own_redis.kill()
     body = {"model": "gpt-4o", "messages": messages(), "store": True, "stream": stream}
@@ -226,6 +227,11 @@ def test_an_exchange_that_cannot_be_recorded_is_a_503(
                  json.dumps(body).encode())
     assert (reply.status, reply.code) == (503, "policy_store_unavailable"), reply.body
     assert b"chatcmpl" not in reply.body
+    direct = openai.OpenAI(api_key="sk-direct", base_url=gateway.sandbox.url + "/v1")
+    assert [c.id for c in direct.chat.completions.list()] == []
+    [deleted] = [r for r in gateway.sandbox.requests() if r["method"] == "DELETE"]
+    assert deleted["path"].startswith("/v1/chat/completions/chatcmpl")
+    direct.close()
 
 
 def test_a_stored_response_replays_as_events_only_to_who_may_read_it(gateway: Gateway) -> None:

@@ -101,7 +101,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     items = one + "/output_items"
     router.add_get(items, output_items(items))
     router.add_get(items + "/{item_id}", output_items(items + "/{item_id}"))
-    on_run, below_run = objects.object_routes(RUNS, deletable=True)
+    on_run, below_run = objects.object_routes(RUNS)
     router.add_route("*", one, on_run)
     router.add_route("*", one + "/{rest:.+}", below_run)
     objects.add_routes(router, EVALS)

@@ -26,6 +26,7 @@ from gateway.form_parts import FormParts, form_boundary
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
 from gateway.records import EPHEMERAL, FileRecord
+from gateway.routes.forward import compensate
 from gateway.routes.holders import new_record
 from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
@@ -107,7 +108,7 @@ async def _upload(
     try:
         await app[keys.STORE].put(record)
     except StoreUnavailable as exc:
-        await _compensate(request, record.file_id)
+        await compensate(request, f"/v1/files/{record.file_id}", "/v1/files/{file_id}")
         raise decision.refused(store_unavailable()) from exc
     file_object["gateway"] = gateway_view(request, record)
     return json_response(request, file_object, response)
@@ -124,21 +125,6 @@ def _new_record(
         request, str(file_object["id"]), "file", str(file_object.get("purpose", "")), flags,
         created_at=created_at, expires_at=int(expires_at) if expires_at is not None else None,
     )
-
-
-async def _compensate(request: web.Request, file_id: str) -> None:
-    """Recording failed after the upstream accepted the file: delete it so none is ownerless."""
-    upstream = request.app[keys.UPSTREAM]
-    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
-    try:
-        response = await upstream.send(
-            "DELETE", f"/v1/files/{file_id}", headers, route="/v1/files/{file_id}"
-        )
-        response.release()
-        log.warning("upload %s could not be recorded; deleted upstream (%s)", file_id,
-                    response.status)
-    except GatewayError:
-        log.error("upload %s could not be recorded nor deleted upstream", file_id)
 
 
 async def file_content(request: web.Request) -> web.StreamResponse:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import hdrs, web
 
 from gateway import keys
 from gateway.decisions import DecisionScope
+from gateway.errors import GatewayError
 from gateway.http_client import UpstreamResponse
 from gateway.json_body import read_json
 from gateway.upstream import CHUNK
+
+log = logging.getLogger("files_gateway")
 
 JSON_LIMIT = 32 * 1024 * 1024
 
@@ -42,3 +46,16 @@ async def send(
     if scope is not None:
         scope.upstream_status = response.status
     return response
+
+
+async def compensate(request: web.Request, path: str, route: str) -> None:
+    """Recording failed after the upstream created the object at `path`: delete it, so that
+    nothing the gateway cannot account for is left behind."""
+    upstream = request.app[keys.UPSTREAM]
+    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
+    try:
+        response = await upstream.send("DELETE", path, headers, route=route)
+        response.release()
+        log.warning("%s could not be recorded; deleted upstream (%s)", path, response.status)
+    except GatewayError:
+        log.error("%s could not be recorded nor deleted upstream", path)

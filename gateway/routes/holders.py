@@ -46,18 +46,21 @@ class Holder:
     collection: str
     listing: ListSpec | None
     derive: Derive = none
+    # The upstream deletes it with DELETE on its path (batches and jobs are only cancelled).
+    deletable: bool = True
 
 
 BATCHES = Holder("batch", "batches", "/v1/batches",
-                 ListSpec("/v1/batches", "/v1/batches", 100, 20, ()), batch_outputs)
+                 ListSpec("/v1/batches", "/v1/batches", 100, 20, ()), batch_outputs, deletable=False)
 JOBS = Holder("fine_tuning.job", "fine_tuning", "/v1/fine_tuning/jobs",
-              ListSpec("/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 100, 20, ()), job_results)
+              ListSpec("/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 100, 20, ()), job_results,
+              deletable=False)
 VECTOR_STORES = Holder("vector_store", "vector_stores", "/v1/vector_stores",
                        ListSpec("/v1/vector_stores", "/v1/vector_stores", 100, 20, ("order",)))
 CONTAINERS = Holder("container", "containers", "/v1/containers",
                     ListSpec("/v1/containers", "/v1/containers", 100, 20, ("order",)))
 UPLOADS = Holder("upload", "uploads", "/v1/uploads",
-                 ListSpec("/v1/uploads", "/v1/uploads", 100, 20, ()), upload_file)
+                 ListSpec("/v1/uploads", "/v1/uploads", 100, 20, ()), upload_file, deletable=False)
 # Stored model exchanges carry their inputs (file ids, inline file_data) and outputs: they are
 # the caller's as much as a batch is. Only chat completions can be listed upstream.
 CHAT_COMPLETIONS = Holder(

@@ -16,7 +16,7 @@ from gateway.http_client import UpstreamResponse
 from gateway.policy import Action, decide_bundle_download
 from gateway.records import FileRecord
 from gateway.references import check_refs, inherited_flags, lend_flags, refuse_inline
-from gateway.routes.forward import read_body, send
+from gateway.routes.forward import compensate, read_body, send
 from gateway.routes.holders import Holder, new_record, none, record_derived
 from gateway.routes.paged import ListSpec, filtered_list
 from gateway.routes.responses import json_response, upstream_json
@@ -58,6 +58,10 @@ async def record_created(
     try:
         await request.app[keys.STORE].put(record)
     except StoreUnavailable as exc:
+        if holder.deletable:
+            # Nobody could ever reach it through the gateway: take it back, as an upload is.
+            path = f"{holder.collection.format_map(request.match_info)}/{object_id}"
+            await compensate(request, path, holder.collection + "/{object_id}")
         raise store_unavailable() from exc
     return record
 
@@ -138,7 +142,7 @@ def listing(holder: Holder, spec: ListSpec) -> Handler:
     return handler
 
 
-def object_routes(holder: Holder, *, deletable: bool) -> tuple[Handler, Handler]:
+def object_routes(holder: Holder) -> tuple[Handler, Handler]:
     """Every method on an object or anything below it is decided; reads retrieve, the rest
     mutate, so an unknown sub-route or method can never skip the check."""
     reading, deriving, changing = retrieve(holder, derive=False), retrieve(holder), mutate(holder)
@@ -147,7 +151,7 @@ def object_routes(holder: Holder, *, deletable: bool) -> tuple[Handler, Handler]
     async def on_object(request: web.Request) -> web.StreamResponse:
         if request.method in ("GET", "HEAD"):
             return await deriving(request)
-        if request.method == "DELETE" and deletable:
+        if request.method == "DELETE" and holder.deletable:
             return await deleting(request)
         return await changing(request)
 
@@ -160,13 +164,13 @@ def object_routes(holder: Holder, *, deletable: bool) -> tuple[Handler, Handler]
 
 
 def add_routes(
-    router: web.UrlDispatcher, holder: Holder, *, deletable: bool = True,
+    router: web.UrlDispatcher, holder: Holder, *,
     creating: Handler | None = None,
 ) -> None:
     base = holder.collection
     router.add_post(base, creating or create(holder))
     if holder.listing is not None:
         router.add_get(base, listing(holder, holder.listing))
-    on_object, below_object = object_routes(holder, deletable=deletable)
+    on_object, below_object = object_routes(holder)
     router.add_route("*", base + "/{object_id}", on_object)
     router.add_route("*", base + "/{object_id}/{rest:.+}", below_object)

@@ -25,7 +25,7 @@ from gateway.upstream import relay
 
 VIDEOS = Holder("video", "videos", "/v1/videos",
                 ListSpec("/v1/videos", "/v1/videos", 100, 20, ("order",)))
-CHARACTERS = Holder("video.character", "videos", "/v1/videos/characters", None)
+CHARACTERS = Holder("video.character", "videos", "/v1/videos/characters", None, deletable=False)
 ONE = VIDEOS.collection + "/{object_id}"
 # Form fields `video[id]` name a video to edit or extend.
 VIDEO_FIELDS = frozenset({"video"})
