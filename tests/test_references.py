@@ -282,3 +282,24 @@ def test_inline_files_refused_when_the_policy_says_so(make_gateway: GatewayFacto
     assert (reply.status, reply.code) == (400, "purpose_api_mismatch")
     assert reply.json()["error"]["param"] == "input[0].content[0].file_data"
     assert gateway.sandbox.requests() == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "application/octet-stream"])
+@pytest.mark.parametrize("path", ["/v1/responses", "/v1/chat/completions",
+                                  "/v1/containers/{holder}/files"])
+def test_a_json_body_under_another_content_type_is_still_checked(
+    sqlite_gateway: Gateway, content_type: str, path: str
+) -> None:
+    """The upstream may read a body as JSON whatever its Content-Type says, so the gateway does
+    too: only a multipart form is treated as an upload."""
+    gateway = sqlite_gateway
+    holder = make_holder(gateway, "container") if "{holder}" in path else ""
+    private = upload(gateway, "bob", "user_data", "private_only")
+    body = {"file_id": private} if holder else {"model": "m", "messages": [], "input": [
+        {"role": "user", "content": [{"type": "input_file", "file_id": private}]}]}
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "POST", path.format(holder=holder),
+                 {**auth("alice"), "Content-Type": content_type}, json.dumps(body).encode())
+    assert (reply.status, reply.code) == (403, "private_only_forbidden"), reply.body
+    assert gateway.sandbox.requests() == []
