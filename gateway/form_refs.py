@@ -9,26 +9,31 @@ then stops short of its closing boundary, so the upstream never gets a whole req
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from gateway.errors import GatewayError, invalid_request
-from gateway.file_refs import FileRef
+from gateway.file_refs import LIST_KEYS, SINGLE_KEYS, FileRef
 from gateway.form_parts import FormParts, PartHead
 from gateway.multipart import MAX_FIELD_BYTES, MAX_FIELDS, field_part, file_part_head
 
+_KEY = re.compile(r"\[([^\]]*)\]")
+
 
 def field_refs(name: str, value: str, api: str, holders: frozenset[str]) -> list[FileRef]:
-    """`x[file_id]` names a file; `x[id]` with x in `holders` names one of those objects."""
-    outer, _, inner = name.partition("[")
-    if not inner.endswith("]"):
-        return []
-    key = inner[:-1]
-    path = f"{outer}.{key}"
-    if key == "file_id":
+    """What a form field names: a file when its last key is a file key (`mask[file_id]`,
+    `images[0][file_id]`, `file_ids[]`), or one of `holders` by `x[id]` (`video[id]`)."""
+    outer, bracket, rest = name.partition("[")
+    keys = [outer, *_KEY.findall(bracket + rest)]
+    path = (outer + "".join(f"[{key}]" if key.isdigit() else f".{key}" for key in keys[1:]
+                            if key)).lstrip(".")
+    named = [key for key in keys if key and not key.isdigit()]
+    last = named[-1] if named else ""
+    if last in SINGLE_KEYS or last in LIST_KEYS:
         return [FileRef(path, value, api)]
-    if key == "id" and outer in holders:
+    if keys[-1] == "id" and len(keys) == 2 and outer in holders:
         return [FileRef(path, value, api, check_purpose=False)]
     return []
 

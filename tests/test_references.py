@@ -303,3 +303,44 @@ def test_a_json_body_under_another_content_type_is_still_checked(
                  {**auth("alice"), "Content-Type": content_type}, json.dumps(body).encode())
     assert (reply.status, reply.code) == (403, "private_only_forbidden"), reply.body
     assert gateway.sandbox.requests() == []
+
+
+def multipart(fields: list[tuple[str, str]], files: list[tuple[str, str, bytes]]) -> tuple[str, bytes]:
+    boundary = "f0rmb0undary"
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields
+    ) + b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+        f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n"
+        for name, filename, data in files
+    ) + f"--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", body
+
+
+@pytest.mark.parametrize(("field", "param"), [("mask[file_id]", "mask.file_id"),
+                                              ("images[0][file_id]", "images[0].file_id")])
+def test_file_ids_in_form_fields_are_checked(
+    sqlite_gateway: Gateway, field: str, param: str
+) -> None:
+    """A multipart image edit streams its uploads through, but a field naming a file by id is
+    a reference like any other."""
+    gateway = sqlite_gateway
+    private = upload(gateway, "bob", "vision", "private_only")
+    image = ("image[]", "i.png", b"\x89PNG" + b"p" * 20000)
+    content_type, body = multipart([("prompt", "p"), (field, private)], [image])
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "POST", "/v1/images/edits",
+                 {"Authorization": "Bearer sk-alice", "Content-Type": content_type}, body)
+    assert (reply.status, reply.code) == (403, "private_only_forbidden"), reply.body
+    assert reply.json()["error"]["param"] == param
+    assert gateway.sandbox.requests() == []
+
+    mine = upload(gateway, "alice", "vision")
+    content_type, body = multipart([("prompt", "p"), (field, mine)], [image])
+    reply = call(gateway.url, "POST", "/v1/images/edits",
+                 {"Authorization": "Bearer sk-alice", "Content-Type": content_type}, body)
+    assert reply.status == 200, reply.body
+    sent = gateway.sandbox.requests()[-1]
+    assert (sent["path"], sent["form"][field]) == ("/v1/images/edits", mine)
+    assert sent["files"]["image[]"]["bytes"] == len(image[2])

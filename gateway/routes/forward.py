@@ -10,6 +10,8 @@ from aiohttp import hdrs, web
 from gateway import keys
 from gateway.decisions import DecisionScope
 from gateway.errors import GatewayError
+from gateway.form_parts import FormParts, form_boundary
+from gateway.form_refs import ReferenceForm
 from gateway.http_client import UpstreamResponse
 from gateway.json_body import read_json
 from gateway.upstream import CHUNK
@@ -61,3 +63,28 @@ async def compensate(request: web.Request, path: str, route: str) -> None:
         log.warning("%s could not be recorded; deleted upstream (%s)", path, response.status)
     except GatewayError:
         log.error("%s could not be recorded nor deleted upstream", path)
+
+
+async def open_form(
+    request: web.Request, api: str, holders: frozenset[str] = frozenset()
+) -> ReferenceForm:
+    """A multipart body read up to its first file part, with the references it makes so far."""
+    parts = FormParts(request.content, form_boundary(request.headers.get(hdrs.CONTENT_TYPE, "")))
+    form = ReferenceForm(parts, api, holders)
+    await form.read_head()
+    return form
+
+
+async def send_form(request: web.Request, route: str, form: ReferenceForm) -> UpstreamResponse:
+    """The form re-sent upstream part by part, after its references were checked."""
+    upstream = request.app[keys.UPSTREAM]
+    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
+    headers[hdrs.CONTENT_TYPE] = form.content_type
+    try:
+        return await upstream.send(request.method, request.raw_path, headers, route=route,
+                                   data=form.body())
+    except Exception:
+        # A refusal raised inside the streamed body surfaces wrapped by the client.
+        if form.error is not None:
+            raise form.error from None
+        raise

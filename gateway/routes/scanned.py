@@ -1,5 +1,6 @@
 """APIs whose JSON bodies reference files but hold none: every id is checked before the
-upstream is called; other bodies (e.g. multipart image edits) pass through streamed.
+upstream is called; a multipart form (an image edit's uploads) streams through, its fields
+checked for file ids first.
 Responses, Chat Completions and Conversations hold what was said (routes/stored.py), and evals
 runs hold their file (routes/evals.py)."""
 
@@ -11,7 +12,7 @@ from aiohttp.typedefs import Handler
 from gateway import keys
 from gateway.file_refs import find_refs
 from gateway.references import check_refs, refuse_inline
-from gateway.routes.forward import is_json, read_body, send
+from gateway.routes.forward import is_json, open_form, read_body, send, send_form
 from gateway.upstream import relay
 
 # (method, route, API name in the purpose matrix)
@@ -30,8 +31,13 @@ SCANNED: tuple[tuple[str, str, str], ...] = (
 
 def scanning(api: str, route: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
+        if not request.body_exists:
+            return await relay(request, await send(request, route))
         if not is_json(request):
-            return await relay(request, await send(request, route, stream=True))
+            # A form (an image edit's uploads) may name files in its fields too: `mask[file_id]`.
+            form = await open_form(request, api)
+            await check_refs(request, form.refs)
+            return await relay(request, await send_form(request, route, form))
         raw, body = await read_body(request)
         refuse_inline(request.app[keys.SETTINGS].policy, body)
         await check_refs(request, find_refs(body, api))

@@ -20,7 +20,7 @@ from gateway.policy import Action
 from gateway.records import FileRecord
 from gateway.references import check_refs, inherited_flags, lend_flags, refuse_inline
 from gateway.routes import objects
-from gateway.routes.forward import is_json, read_body, send
+from gateway.routes.forward import is_json, open_form, read_body, send, send_form
 from gateway.routes.holders import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES, Holder
 from gateway.routes.responses import json_response, upstream_json
 from gateway.upstream import relay, upstream_failure
@@ -72,8 +72,14 @@ def create(holder: Holder, stream_id: StreamId, *, stored_by_default: bool) -> H
     route = holder.collection
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        if not request.body_exists:
+            return await relay(request, await send(request, route))
         if not is_json(request):
-            return await relay(request, await send(request, route, stream=True))
+            # Not an API that takes forms; its fields are checked all the same, and whatever it
+            # made stays unrecorded, so refused to everyone.
+            form = await open_form(request, holder.api)
+            await check_refs(request, form.refs)
+            return await relay(request, await send_form(request, route, form))
         raw, body = await read_body(request)
         refuse_inline(request.app[keys.SETTINGS].policy, body)
         continued = await check_stored_refs(request, body) if isinstance(body, dict) else {}

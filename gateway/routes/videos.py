@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
 from gateway.file_refs import FileRef, find_refs
-from gateway.form_parts import FormParts, form_boundary
-from gateway.form_refs import ReferenceForm
 from gateway.policy import Action
 from gateway.references import check_refs, inherited_flags, refuse_inline
 from gateway.routes import objects
-from gateway.routes.forward import read_body, send
+from gateway.routes.forward import is_json, open_form, read_body, send, send_form
 from gateway.routes.holders import Holder
 from gateway.routes.paged import ListSpec
 from gateway.routes.responses import json_response, upstream_json
@@ -41,29 +39,15 @@ def _json_refs(body: Any) -> list[FileRef]:
 
 def create(holder: Holder, route: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        upstream = request.app[keys.UPSTREAM]
-        form: ReferenceForm | None = None
-        data: Any
-        if request.content_type == "multipart/form-data":
-            parts = FormParts(request.content, form_boundary(request.headers[hdrs.CONTENT_TYPE]))
-            form = ReferenceForm(parts, VIDEOS.api, VIDEO_FIELDS)
-            await form.read_head()
-            refs, data, content_type = form.refs, form.body(), form.content_type
-        else:
+        if is_json(request):
             raw, body = await read_body(request)
             refuse_inline(request.app[keys.SETTINGS].policy, body)
-            refs, data, content_type = _json_refs(body), raw, "application/json"
-        records = await check_refs(request, refs)
-        headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
-        headers[hdrs.CONTENT_TYPE] = content_type
-        try:
-            response = await upstream.send("POST", request.raw_path, headers, route=route,
-                                           data=data)
-        except Exception:
-            # A refusal raised inside the streamed body surfaces wrapped by the client.
-            if form is not None and form.error is not None:
-                raise form.error from None
-            raise
+            records = await check_refs(request, _json_refs(body))
+            response = await send(request, route, body=raw)
+        else:
+            form = await open_form(request, VIDEOS.api, VIDEO_FIELDS)
+            records = await check_refs(request, form.refs)
+            response = await send_form(request, route, form)
         if response.status != 200:
             return await relay(request, response)
         obj = await upstream_json(response)

@@ -1,0 +1,35 @@
+"""Which form fields name a file or an object by id (pure: a name and value in, refs out)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.form_refs import field_refs
+
+HOLDERS = frozenset({"video"})
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("input_reference[file_id]", [("input_reference.file_id", True)]),
+        ("mask[file_id]", [("mask.file_id", True)]),
+        ("images[0][file_id]", [("images[0].file_id", True)]),
+        ("file_ids[]", [("file_ids", True)]),
+        ("file_ids[2]", [("file_ids[2]", True)]),
+        ("file_id", [("file_id", True)]),
+        ("training_file", [("training_file", True)]),
+        ("video[id]", [("video.id", False)]),  # a holder: no purpose to check
+        ("container[id]", []),  # not a holder this form names
+        ("video[idx]", []),
+        ("a[b][id]", []),
+        ("prompt", []),
+        ("image[]", []),
+        ("[file_id]", [("file_id", True)]),
+        ("", []),
+    ],
+)
+def test_field_refs(name: str, expected: list[tuple[str, bool]]) -> None:
+    refs = field_refs(name, "file-x", "videos", HOLDERS)
+    assert [(ref.path, ref.check_purpose) for ref in refs] == expected
+    assert all(ref.file_id == "file-x" and ref.api == "videos" for ref in refs)
