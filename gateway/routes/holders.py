@@ -5,18 +5,22 @@ called, where they list, and which files they derive."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
 
 from gateway import keys
+from gateway.file_refs import FileRef
 from gateway.records import FileRecord
+from gateway.routes.batch_input import batch_input_refs
 from gateway.routes.paged import ListSpec
 from gateway.store import StoreUnavailable
 
 Derive = Callable[[dict[str, Any]], list[tuple[str, str]]]
+# References a create body makes beyond its own JSON (a batch's input file's lines).
+InnerRefs = Callable[[web.Request, Any], Awaitable[list[FileRef]]]
 
 
 def none(obj: dict[str, Any]) -> list[tuple[str, str]]:
@@ -48,10 +52,12 @@ class Holder:
     derive: Derive = none
     # The upstream deletes it with DELETE on its path (batches and jobs are only cancelled).
     deletable: bool = True
+    inner_refs: InnerRefs | None = None
 
 
 BATCHES = Holder("batch", "batches", "/v1/batches",
-                 ListSpec("/v1/batches", "/v1/batches", 100, 20, ()), batch_outputs, deletable=False)
+                 ListSpec("/v1/batches", "/v1/batches", 100, 20, ()), batch_outputs, deletable=False,
+                 inner_refs=batch_input_refs)
 JOBS = Holder("fine_tuning.job", "fine_tuning", "/v1/fine_tuning/jobs",
               ListSpec("/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 100, 20, ()), job_results,
               deletable=False)

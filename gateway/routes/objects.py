@@ -30,6 +30,9 @@ def create(holder: Holder) -> Handler:
         raw, body = await read_body(request)
         refuse_inline(request.app[keys.SETTINGS].policy, body)
         records = await check_refs(request, find_refs(body, holder.api))
+        if holder.inner_refs is not None:
+            # Only after the body's own ids: the input file itself must be the caller's to use.
+            records.update(await check_refs(request, await holder.inner_refs(request, body)))
         response = await send(request, holder.collection, body=raw)
         if response.status != 200:
             return await relay(request, response)

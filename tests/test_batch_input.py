@@ -1,0 +1,74 @@
+"""A batch's requests are checked like requests: every file id its input file's lines name is
+a reference of the batch's creator, judged by the API each line calls."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import openai
+import pytest
+
+from tests.conftest import Gateway
+from tests.sdk import refusal
+
+
+def upload(gateway: Gateway, who: str, purpose: str, access: str | None = None,
+           data: bytes = b"%PDF-1.4\n") -> str:
+    return gateway.client(who).files.create(
+        file=("f.jsonl", io.BytesIO(data)), purpose=purpose,  # type: ignore[arg-type]
+        extra_headers={"X-File-Access": access} if access else {},
+    ).id
+
+
+def line(custom_id: str, url: str, body: dict[str, Any]) -> bytes:
+    return json.dumps({"custom_id": custom_id, "method": "POST", "url": url,
+                       "body": body}).encode() + b"\n"
+
+
+def reading(file_id: str) -> dict[str, Any]:
+    return {"model": "gpt-4o", "input": [
+        {"role": "user", "content": [{"type": "input_file", "file_id": file_id}]}]}
+
+
+def batch_of(gateway: Gateway, who: str, *lines: bytes) -> Any:
+    return gateway.client(who).batches.create(
+        input_file_id=upload(gateway, who, "batch", data=b"".join(lines)),
+        endpoint="/v1/responses", completion_window="24h",
+    )
+
+
+PARAM = "input_file_id.lines[2].body.input[0].content[0].file_id"
+
+
+def test_files_named_inside_a_batch_input_are_references(gateway: Gateway) -> None:
+    harmless = line("1", "/v1/responses", {"model": "gpt-4o", "input": "hi"})
+    cases = [
+        (upload(gateway, "bob", "user_data", "private_only"), (403, "private_only_forbidden")),
+        (upload(gateway, "carol", "user_data"), (404, "file_not_found")),
+        (upload(gateway, "alice", "batch"), (400, "purpose_api_mismatch")),
+        (gateway.sandbox.seed("user_data"), (403, "file_untracked")),
+    ]
+    for file_id, expected in cases:
+        gateway.sandbox.clear()
+        assert refusal(lambda: batch_of(gateway, "alice", harmless,
+                                        line("2", "/v1/responses", reading(file_id)))) == (
+            *expected, PARAM)
+        assert [r["path"] for r in gateway.sandbox.requests() if r["method"] == "POST"] == [
+            "/v1/files"]
+
+
+def test_a_batch_of_a_private_file_is_private(gateway: Gateway) -> None:
+    mine = upload(gateway, "alice", "user_data", "private_only")
+    batch = batch_of(gateway, "alice", line("1", "/v1/responses", reading(mine)),
+                     line("2", "/v1/chat/completions", {"model": "m", "messages": []}))
+    assert gateway.client("alice").batches.retrieve(batch.id).id == batch.id
+    with pytest.raises(openai.PermissionDeniedError):
+        gateway.client("bob").batches.retrieve(batch.id)
+
+
+def test_lines_the_upstream_cannot_read_name_nothing(gateway: Gateway) -> None:
+    batch = batch_of(gateway, "alice", b"not json\n", b"[1, 2]\n", b"\n",
+                     line("1", "/v1/responses", {"model": "gpt-4o", "input": "hi"}))
+    assert batch.id
