@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from functools import partial
 from typing import Any
 
 import openai
@@ -52,9 +53,8 @@ def test_files_named_inside_a_batch_input_are_references(gateway: Gateway) -> No
     ]
     for file_id, expected in cases:
         gateway.sandbox.clear()
-        assert refusal(lambda: batch_of(gateway, "alice", harmless,
-                                        line("2", "/v1/responses", reading(file_id)))) == (
-            *expected, PARAM)
+        made = line("2", "/v1/responses", reading(file_id))
+        assert refusal(partial(batch_of, gateway, "alice", harmless, made)) == (*expected, PARAM)
         assert [r["path"] for r in gateway.sandbox.requests() if r["method"] == "POST"] == [
             "/v1/files"]
 
