@@ -271,3 +271,19 @@ def test_holders_referenced_by_id_follow_their_rules(gateway: Gateway) -> None:
         {"model": "m", "input": "q",
          "tools": [{"type": "file_search", "vector_store_ids": [store.id]}]}).encode())
     assert mine.status == 200, mine.body
+
+
+def test_a_container_upload_streams_and_its_file_id_field_is_checked(gateway: Gateway) -> None:
+    """A multipart upload into a container goes through; a `file_id` field beside it names a
+    file to copy in, and is a reference like the JSON form's."""
+    alice = gateway.client("alice")
+    container = alice.containers.create(name="c")
+    added = alice.containers.files.create(container.id, file=("notes.txt", b"n" * 70000))
+    assert alice.containers.files.content.retrieve(added.id, container_id=container.id).read() == (
+        b"n" * 70000)
+    private = upload(gateway, "bob", "user_data", "private_only")
+    gateway.sandbox.clear()
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        alice.containers.files.create(container.id, file=("x.txt", b"x"), file_id=private)
+    assert refused.value.body["param"] == "file_id"  # type: ignore[index]
+    assert gateway.sandbox.requests() == []

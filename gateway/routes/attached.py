@@ -17,7 +17,7 @@ from gateway.file_refs import find_refs
 from gateway.policy import Action
 from gateway.records import FileRecord
 from gateway.references import check_refs, lend_flags
-from gateway.routes.forward import is_json, read_body, send
+from gateway.routes.forward import is_json, open_form, read_body, send, send_form
 from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, new_record
 from gateway.routes.objects import decided
 from gateway.routes.paged import ListSpec, filtered_list
@@ -65,7 +65,10 @@ def attach(holder: Holder) -> Handler:
 
 
 async def _container_upload(request: web.Request, parent: FileRecord | None) -> web.StreamResponse:
-    response = await send(request, CONTAINERS.collection + "/{object_id}/files", stream=True)
+    # The upload streams through; a `file_id` field beside it would name a file to copy in.
+    form = await open_form(request, CONTAINERS.api)
+    await lend_flags(request, parent, await check_refs(request, form.refs, parent))
+    response = await send_form(request, CONTAINERS.collection + "/{object_id}/files", form)
     if response.status != 200 or parent is None:
         return await relay(request, response)
     obj = await upstream_json(response)
