@@ -11,11 +11,13 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.enforce import access_flags
+from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
 from gateway.records import EPHEMERAL
+from gateway.references import check_refs
 from gateway.routes import objects
 from gateway.routes.files import ACCESS_HEADER
-from gateway.routes.forward import send
+from gateway.routes.forward import open_form, send_form
 from gateway.routes.holders import Holder
 from gateway.routes.paged import ListSpec
 from gateway.routes.responses import json_response, upstream_json
@@ -28,7 +30,7 @@ ONE = SKILLS.collection + "/{object_id}"
 
 async def create_skill(request: web.Request) -> web.StreamResponse:
     flags = access_flags(request.headers.get(ACCESS_HEADER), None)
-    response = await send(request, SKILLS.collection, stream=True)
+    response = await _send_bundle(request, SKILLS.collection)
     if response.status != 200:
         return await relay(request, response)
     obj = await upstream_json(response)
@@ -42,7 +44,14 @@ async def create_skill(request: web.Request) -> web.StreamResponse:
 
 async def add_version(request: web.Request) -> web.StreamResponse:
     await objects.decided(request, SKILLS, Action.DELETE)
-    return await relay(request, await send(request, ONE + "/versions", stream=True))
+    return await relay(request, await _send_bundle(request, ONE + "/versions"))
+
+
+async def _send_bundle(request: web.Request, route: str) -> UpstreamResponse:
+    """A bundle's files stream through; a field naming a file by id is checked all the same."""
+    form = await open_form(request, SKILLS.api)
+    await check_refs(request, form.refs)
+    return await send_form(request, route, form)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
