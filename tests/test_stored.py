@@ -261,3 +261,27 @@ def test_the_completions_list_pages_over_what_others_stored(gateway: Gateway) ->
     assert ([c.id for c in rest.data], rest.has_more) == (mine[2:], False)
     assert [c.id for c in alice.list(metadata={"n": "3"})] == [mine[1]]
     assert [c.id for c in alice.list(order="desc")] == mine[::-1]
+
+
+@pytest.mark.parametrize("sibling", ["input_tokens", "compact"])
+def test_what_responses_siblings_read_is_checked(gateway: Gateway, sibling: str) -> None:
+    """Counting a response's input tokens or compacting it stores nothing, but reads the input's
+    files and the response it continues: references, as for a response."""
+
+    def send(who: str, **body: Any) -> Any:
+        responses = gateway.client(who).responses
+        if sibling == "input_tokens":
+            return responses.input_tokens.count(model="gpt-4o", **body)
+        return responses.compact(model="gpt-4o", **body)
+
+    private = upload(gateway, "bob", "private_only")
+    first = gateway.client("alice").responses.create(model="gpt-4o", input="hi")
+    answer = send("alice", input="hi", previous_response_id=first.id)
+    assert answer.object in ("response.input_tokens", "response.compaction")
+
+    gateway.sandbox.clear()
+    assert refused(lambda: send("alice", input=response_input(private))) == (
+        403, "private_only_forbidden", "input[0].content[0].file_id")
+    assert refused(lambda: send("carol", input="hi", previous_response_id=first.id)) == (
+        404, "file_not_found", "previous_response_id")
+    assert gateway.sandbox.requests() == []

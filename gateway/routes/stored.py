@@ -68,6 +68,21 @@ async def check_stored_refs(request: web.Request, body: dict[str, Any]) -> dict[
     return records
 
 
+def referencing(route: str) -> Handler:
+    """Responses' siblings that read an input but store nothing (`input_tokens`, `compact`):
+    its files and the exchange it continues are references all the same."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raw, body = await read_body(request)
+        refuse_inline(request.app[keys.SETTINGS].policy, body)
+        if isinstance(body, dict):
+            await check_stored_refs(request, body)
+        await check_refs(request, find_refs(body, RESPONSES.api))
+        return await relay(request, await send(request, route, body=raw))
+
+    return handler
+
+
 def create(holder: Holder, stream_id: StreamId, *, stored_by_default: bool) -> Handler:
     route = holder.collection
 
@@ -155,6 +170,9 @@ def event_id(event: bytes, stream_id: StreamId) -> str | None:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
+    """Fixed paths first: a response's own routes would take `input_tokens` for an id."""
+    for sibling in ("/v1/responses/input_tokens", "/v1/responses/compact"):
+        router.add_post(sibling, referencing(sibling))
     objects.add_routes(router, RESPONSES,
                        creating=create(RESPONSES, response_event_id, stored_by_default=True))
     objects.add_routes(router, CHAT_COMPLETIONS,

@@ -58,6 +58,30 @@ async def create(request: web.Request) -> web.StreamResponse:
     return web.json_response(response)
 
 
+async def count_input_tokens(request: web.Request) -> web.Response:
+    """What a response's input would cost; its files and the response it continues must exist."""
+    state = request.app[STATE]
+    body = await read_json(request)
+    check_references(state, body)
+    _previous(state, body.get("previous_response_id"))
+    _conversation(state, body.get("conversation"))
+    return web.json_response({"object": "response.input_tokens", "input_tokens": 10})
+
+
+async def compact(request: web.Request) -> web.Response:
+    """A conversation's context compacted into one item; nothing is stored."""
+    state = request.app[STATE]
+    body = await read_json(request)
+    ids = check_references(state, body)
+    _previous(state, body.get("previous_response_id"))
+    made = objects.response(str(body.get("model") or objects.DEFAULT_MODEL), summary(ids),
+                            state.clock.now())
+    return web.json_response({
+        "id": made["id"], "object": "response.compaction", "created_at": made["created_at"],
+        "output": made["output"], "usage": made["usage"],
+    })
+
+
 def _previous(state: SandboxState, value: object) -> str | None:
     """A stored response's id; an unknown one is OpenAI's 400 ``previous_response_not_found``."""
     if value is None:
@@ -125,6 +149,8 @@ def routes() -> list[web.RouteDef]:
     one = "/v1/responses/{response_id}"
     return [
         web.post("/v1/responses", create),
+        web.post("/v1/responses/input_tokens", count_input_tokens),
+        web.post("/v1/responses/compact", compact),
         web.get(one, retrieve),
         web.delete(one, KIND.delete),
         web.post(f"{one}/cancel", cancel),
