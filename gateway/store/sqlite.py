@@ -40,13 +40,25 @@ class SqliteStore:
 
     def _connect(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path, timeout=self._timeout, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA:
-            conn.execute(statement)
-        conn.commit()
-        self._conn = conn
+        # Workers started together race to switch a new file to WAL, and SQLite answers the
+        # loser "database is locked" at once, without waiting out its busy timeout: try again.
+        deadline = time.monotonic() + self._timeout * 3  # within _run's wait (5x)
+        while True:
+            conn = sqlite3.connect(self._path, timeout=self._timeout, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.commit()
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
+                continue
+            self._conn = conn
+            return
 
     async def _run(self, func: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
