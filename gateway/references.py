@@ -46,8 +46,9 @@ async def check_refs(
     request: web.Request, refs: list[FileRef], holder: FileRecord | None = None
 ) -> dict[str, FileRecord]:
     """One decision (and audit event) per reference, in body order; the first refusal wins.
-    With `holder` (a vector store or container the files go into), a private file may only go
-    into a holder of its own owner, or the holder's owner could read it through the holder."""
+    With `holder` (a vector store, container or conversation the files go into), a private file
+    may only go into a holder of its own owner, or the holder's owner could read it through the
+    holder; and the holder takes over the files' restrictions before the upstream sees them."""
     for ref in refs:
         plain_id(ref.file_id)
     app = request.app
@@ -63,7 +64,9 @@ async def check_refs(
             decision.decided(verdict)
             if error is not None:
                 raise decision.refused(error)
-    return records or {}
+    found = records or {}
+    await _lend_flags(request, holder, found)
+    return found
 
 
 def _decide(
@@ -95,11 +98,11 @@ def inherited_flags(records: dict[str, FileRecord]) -> frozenset[str]:
     return frozenset(flags)
 
 
-async def lend_flags(
+async def _lend_flags(
     request: web.Request, holder: FileRecord | None, records: dict[str, FileRecord]
 ) -> None:
-    """The holder takes over the restrictions of the files going into it. Recorded before the
-    upstream is called: should the upstream then fail, the holder is stricter, never looser."""
+    """Recorded before the upstream is called: should it then fail, the holder is stricter,
+    never looser."""
     gained = inherited_flags(records)
     if holder is not None and not gained <= holder.flags:
         await request.app[keys.STORE].put(dataclasses.replace(holder, flags=holder.flags | gained))

@@ -105,7 +105,7 @@ def test_uploads_stream_through_and_characters_are_their_org_s(gateway: Gateway)
     alice, carol = gateway.client("alice").videos, gateway.client("carol").videos
     video_id = make_video(gateway, "alice", ("ref.png", io.BytesIO(PNG), "image/png"))
     sent = [r for r in gateway.sandbox.requests() if r["path"] == "/v1/videos"][-1]
-    assert sent["method"] == "POST"
+    assert (sent["method"], sent["files"]["input_reference"]["bytes"]) == ("POST", len(PNG))
     assert alice.retrieve(video_id).id == video_id
 
     character = alice.create_character(name="Mochi", video=("c.mp4", io.BytesIO(b"mp4" * 1000),

@@ -16,8 +16,8 @@ from gateway.enforce import decide_file, path_id, raw_id, scope
 from gateway.file_refs import find_refs
 from gateway.policy import Action
 from gateway.records import FileRecord
-from gateway.references import check_refs, lend_flags
-from gateway.routes.forward import is_json, open_form, read_body, send, send_form
+from gateway.references import check_refs
+from gateway.routes.forward import checked_form, is_json, read_body, send, send_form
 from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, new_record
 from gateway.routes.objects import decided
 from gateway.routes.paged import ListSpec, filtered_list
@@ -49,7 +49,6 @@ def attach(holder: Holder) -> Handler:
             return await _container_upload(request, parent)
         raw, body = await read_body(request)
         records = await check_refs(request, find_refs(body, holder.api), parent)
-        await lend_flags(request, parent, records)
         response = await send(request, holder.collection + "/{object_id}/files", body=raw)
         if response.status != 200 or parent is None:
             return await relay(request, response)
@@ -66,8 +65,7 @@ def attach(holder: Holder) -> Handler:
 
 async def _container_upload(request: web.Request, parent: FileRecord | None) -> web.StreamResponse:
     # The upload streams through; a `file_id` field beside it would name a file to copy in.
-    form = await open_form(request, CONTAINERS.api)
-    await lend_flags(request, parent, await check_refs(request, form.refs, parent))
+    form, _ = await checked_form(request, CONTAINERS.api, holder=parent)
     response = await send_form(request, CONTAINERS.collection + "/{object_id}/files", form)
     if response.status != 200 or parent is None:
         return await relay(request, response)

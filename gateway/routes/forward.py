@@ -14,6 +14,8 @@ from gateway.form_parts import FormParts, form_boundary
 from gateway.form_refs import ReferenceForm
 from gateway.http_client import UpstreamResponse
 from gateway.json_body import read_json
+from gateway.records import FileRecord
+from gateway.references import check_refs
 from gateway.upstream import CHUNK
 
 log = logging.getLogger("files_gateway")
@@ -65,14 +67,16 @@ async def compensate(request: web.Request, path: str, route: str) -> None:
         log.error("%s could not be recorded nor deleted upstream", path)
 
 
-async def open_form(
-    request: web.Request, api: str, holders: frozenset[str] = frozenset()
-) -> ReferenceForm:
-    """A multipart body read up to its first file part, with the references it makes so far."""
+async def checked_form(
+    request: web.Request, api: str, holders: frozenset[str] = frozenset(),
+    holder: FileRecord | None = None,
+) -> tuple[ReferenceForm, dict[str, FileRecord]]:
+    """A multipart body read up to its first file part, every reference it makes there checked
+    (as check_refs, `holder` included); the rest follows in send_form."""
     parts = FormParts(request.content, form_boundary(request.headers.get(hdrs.CONTENT_TYPE, "")))
     form = ReferenceForm(parts, api, holders)
     await form.read_head()
-    return form
+    return form, await check_refs(request, form.refs, holder)
 
 
 async def send_form(request: web.Request, route: str, form: ReferenceForm) -> UpstreamResponse:

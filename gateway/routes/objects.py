@@ -15,7 +15,7 @@ from gateway.file_refs import find_refs
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action, decide_bundle_download
 from gateway.records import FileRecord
-from gateway.references import check_refs, inherited_flags, lend_flags, refuse_inline
+from gateway.references import check_refs, inherited_flags, refuse_inline
 from gateway.routes.forward import compensate, read_body, send
 from gateway.routes.holders import Holder, new_record, none, record_derived
 from gateway.routes.paged import ListSpec, filtered_list
@@ -95,10 +95,13 @@ def bundle_content(holder: Holder, route: str) -> Handler:
 def retrieve(holder: Holder, *, derive: bool = True) -> Handler:
     """GET of the object (recording what it derived) or of one of its sub-resources."""
 
+    # Only a holder that derives files needs its answer read; any other's streams through.
+    derives = derive and holder.derive is not none
+
     async def handler(request: web.Request) -> web.StreamResponse:
         record = await decided(request, holder, Action.RETRIEVE)
         response = await send(request, holder.collection + "/{object_id}")
-        if not derive or holder.derive is none or response.status != 200 or record is None:
+        if not derives or response.status != 200 or record is None:
             return await relay(request, response)
         obj = await upstream_json(response)
         await record_derived(request, holder, record, obj)
@@ -117,8 +120,7 @@ def mutate(holder: Holder, *, deletes: bool = False) -> Handler:
             raw, body = await read_body(request)
             refuse_inline(request.app[keys.SETTINGS].policy, body)
             # What a change puts into the object is held by it: a private file only by its owner's.
-            records = await check_refs(request, find_refs(body, holder.api), holder=record)
-            await lend_flags(request, record, records)
+            await check_refs(request, find_refs(body, holder.api), holder=record)
         response = await send(request, holder.collection + "/{object_id}", body=raw)
         if deletes and response.status == 200 and record is not None:
             # The object is gone upstream; a live record left behind only leads to upstream 404s.

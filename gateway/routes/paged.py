@@ -6,6 +6,7 @@ Further upstream pages are fetched until `limit` visible items are found (plus o
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,9 +37,12 @@ class ListSpec:
     # Query keys sent on upstream; one ending in "[" forwards every key it begins (metadata[k]).
     forwarded: tuple[str, ...] = ("order",)
 
+    @functools.cached_property
+    def _prefixes(self) -> tuple[str, ...]:
+        return tuple(name for name in self.forwarded if name.endswith("["))
+
     def forwards(self, key: str) -> bool:
-        return any(key == name or (name.endswith("[") and key.startswith(name))
-                   for name in self.forwarded)
+        return key in self.forwarded or key.startswith(self._prefixes)
 
 
 def _limit(request: web.Request, spec: ListSpec) -> int:

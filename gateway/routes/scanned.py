@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 from gateway import keys
 from gateway.file_refs import find_refs
 from gateway.references import check_refs, refuse_inline
-from gateway.routes.forward import is_json, open_form, read_body, send, send_form
+from gateway.routes.forward import checked_form, is_json, read_body, send, send_form
 from gateway.upstream import relay
 
 # (method, route, API name in the purpose matrix)
@@ -35,8 +35,7 @@ def scanning(api: str, route: str) -> Handler:
             return await relay(request, await send(request, route))
         if not is_json(request):
             # A form (an image edit's uploads) may name files in its fields too: `mask[file_id]`.
-            form = await open_form(request, api)
-            await check_refs(request, form.refs)
+            form, _ = await checked_form(request, api)
             return await relay(request, await send_form(request, route, form))
         raw, body = await read_body(request)
         refuse_inline(request.app[keys.SETTINGS].policy, body)

@@ -14,10 +14,9 @@ from gateway.enforce import access_flags
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
 from gateway.records import EPHEMERAL
-from gateway.references import check_refs
 from gateway.routes import objects
 from gateway.routes.files import ACCESS_HEADER
-from gateway.routes.forward import open_form, send_form
+from gateway.routes.forward import checked_form, send_form
 from gateway.routes.holders import Holder
 from gateway.routes.paged import ListSpec
 from gateway.routes.responses import json_response, upstream_json
@@ -49,8 +48,7 @@ async def add_version(request: web.Request) -> web.StreamResponse:
 
 async def _send_bundle(request: web.Request, route: str) -> UpstreamResponse:
     """A bundle's files stream through; a field naming a file by id is checked all the same."""
-    form = await open_form(request, SKILLS.api)
-    await check_refs(request, form.refs)
+    form, _ = await checked_form(request, SKILLS.api)
     return await send_form(request, route, form)
 
 

@@ -12,15 +12,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import decide_file, plain_id, scope
-from gateway.errors import GatewayError
-from gateway.file_refs import find_refs
+from gateway.file_refs import FileRef, find_refs
 from gateway.http_client import UpstreamResponse
-from gateway.policy import Action
 from gateway.records import FileRecord
-from gateway.references import check_refs, inherited_flags, lend_flags, refuse_inline
+from gateway.references import check_refs, inherited_flags, refuse_inline
 from gateway.routes import objects
-from gateway.routes.forward import is_json, open_form, read_body, send, send_form
+from gateway.routes.forward import checked_form, is_json, read_body, send, send_form
 from gateway.routes.holders import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES, Holder
 from gateway.routes.responses import json_response, upstream_json
 from gateway.upstream import relay, upstream_failure
@@ -45,26 +42,26 @@ def _conversation_id(value: object) -> object:
     return value.get("id") if isinstance(value, dict) else value
 
 
-async def check_stored_refs(request: web.Request, body: dict[str, Any]) -> dict[str, FileRecord]:
+def _continued(body: Any) -> list[FileRef]:
     """A response may continue another (`previous_response_id`) or a conversation: both hold
-    what someone said, so using one is referencing it, decided like a file reference.
-    Returns their records by kind."""
-    named = (
-        (RESPONSES, "previous_response_id", body.get("previous_response_id")),
-        (CONVERSATIONS, "conversation", _conversation_id(body.get("conversation"))),
-    )
-    records: dict[str, FileRecord] = {}
-    for holder, param, object_id in named:
-        if not isinstance(object_id, str):
-            continue
-        async with scope(request, Action.REFERENCE, object_id[:128], api=holder.api) as decision:
-            try:
-                record = await decide_file(request, decision, Action.REFERENCE, plain_id(object_id))
-            except GatewayError as error:
-                error.param = param
-                raise
-        if record is not None:
-            records[holder.kind] = record
+    what someone said, so naming one is a reference to a holder, as `vector_store_ids` are."""
+    if not isinstance(body, dict):
+        return []
+    named = (("previous_response_id", body.get("previous_response_id")),
+             ("conversation", _conversation_id(body.get("conversation"))))
+    return [FileRef(path, value, RESPONSES.api, check_purpose=False)
+            for path, value in named if isinstance(value, str)]
+
+
+async def _checked(request: web.Request, body: Any, api: str) -> dict[str, FileRecord]:
+    """Every reference a Responses or Chat Completions body makes, checked; a conversation it
+    goes into holds its files (a private one only its owner's). Returns every record found."""
+    refuse_inline(request.app[keys.SETTINGS].policy, body)
+    continued = _continued(body)
+    records = await check_refs(request, continued)
+    conversation = next((records[ref.file_id] for ref in continued
+                         if ref.path == "conversation" and ref.file_id in records), None)
+    records.update(await check_refs(request, find_refs(body, api), conversation))
     return records
 
 
@@ -74,10 +71,7 @@ def referencing(route: str) -> Handler:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         raw, body = await read_body(request)
-        refuse_inline(request.app[keys.SETTINGS].policy, body)
-        if isinstance(body, dict):
-            await check_stored_refs(request, body)
-        await check_refs(request, find_refs(body, RESPONSES.api))
+        await _checked(request, body, RESPONSES.api)
         return await relay(request, await send(request, route, body=raw))
 
     return handler
@@ -92,17 +86,10 @@ def create(holder: Holder, stream_id: StreamId, *, stored_by_default: bool) -> H
         if not is_json(request):
             # Not an API that takes forms; its fields are checked all the same, and whatever it
             # made stays unrecorded, so refused to everyone.
-            form = await open_form(request, holder.api)
-            await check_refs(request, form.refs)
+            form, _ = await checked_form(request, holder.api)
             return await relay(request, await send_form(request, route, form))
         raw, body = await read_body(request)
-        refuse_inline(request.app[keys.SETTINGS].policy, body)
-        continued = await check_stored_refs(request, body) if isinstance(body, dict) else {}
-        # A conversation holds what this exchange says: a private file only its owner's.
-        conversation = continued.get(CONVERSATIONS.kind)
-        records = await check_refs(request, find_refs(body, holder.api), conversation)
-        await lend_flags(request, conversation, records)
-        records.update(continued)
+        records = await _checked(request, body, holder.api)
         stored = isinstance(body, dict) and body.get("store", stored_by_default) is not False
         response = await send(request, route, body=raw)
         if response.status != 200 or not stored:

@@ -15,7 +15,7 @@ from gateway.file_refs import FileRef, find_refs
 from gateway.policy import Action
 from gateway.references import check_refs, inherited_flags, refuse_inline
 from gateway.routes import objects
-from gateway.routes.forward import is_json, open_form, read_body, send, send_form
+from gateway.routes.forward import checked_form, is_json, read_body, send, send_form
 from gateway.routes.holders import Holder
 from gateway.routes.paged import ListSpec
 from gateway.routes.responses import json_response, upstream_json
@@ -45,8 +45,7 @@ def create(holder: Holder, route: str) -> Handler:
             records = await check_refs(request, _json_refs(body))
             response = await send(request, route, body=raw)
         else:
-            form = await open_form(request, VIDEOS.api, VIDEO_FIELDS)
-            records = await check_refs(request, form.refs)
+            form, records = await checked_form(request, VIDEOS.api, VIDEO_FIELDS)
             response = await send_form(request, route, form)
         if response.status != 200:
             return await relay(request, response)
