@@ -4,7 +4,8 @@ The walk is generic on purpose: any `file_id`, `file_ids`, `input_file_id`, `tra
 `validation_file`, and an Evals `source` of type `file_id`, is a reference wherever it sits, so
 a new nesting the API grows is still checked (fail closed). Vector stores named in
 `vector_store_ids`, skills named by `skill_id` and a code interpreter's `container` id are
-references to holders.
+references to holders; so, in an Agents body, are agents, sessions, environments, templates and
+vaults.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ LIST_KEYS = frozenset({"file_ids"})
 # Holders referenced by id: the caller must be allowed to use them, but they have no purpose.
 HOLDER_LIST_KEYS = frozenset({"vector_store_ids"})
 HOLDER_KEYS = frozenset({"skill_id"})
+# Agents objects name one another by id. Only in an Agents body do these keys mean that, and
+# never under `metadata`, the caller's own free-form strings.
+AGENT_HOLDER_KEYS = HOLDER_KEYS | {"agent_id", "session_id", "environment_id",
+                                   "environment_template_id"}
+AGENT_HOLDER_LIST_KEYS = HOLDER_LIST_KEYS | {"vault_ids"}
+AGENTS_API = "agents"
+Holders = tuple[frozenset[str], frozenset[str]]
+_HOLDERS: Holders = (HOLDER_KEYS, HOLDER_LIST_KEYS)
+_AGENT_HOLDERS: Holders = (AGENT_HOLDER_KEYS, AGENT_HOLDER_LIST_KEYS)
 INLINE_KEYS = frozenset({"file_data", "file_url"})
 # Tools whose file ids are copied into a container: the containers API's purposes apply.
 CONTAINER_TOOLS = frozenset({"code_interpreter", "shell"})
@@ -37,8 +47,11 @@ def _not_an_id(path: str) -> GatewayError:
     return GatewayError(400, "invalid_file_id", f"{path} must be a file id string", param=path)
 
 
-def find_refs(body: Any, api: str) -> list[FileRef]:
-    return list(_walk(body, "", api, True))
+def find_refs(body: Any, api: str, *, check_purpose: bool = True) -> list[FileRef]:
+    """`check_purpose=False` for an API the purpose matrix does not know: its references are
+    still the caller's to use, but no purpose can be said to fit it."""
+    holders = _AGENT_HOLDERS if api == AGENTS_API else _HOLDERS
+    return list(_walk(body, "", api, check_purpose, holders))
 
 
 def find_inline(body: Any) -> list[str]:
@@ -58,10 +71,10 @@ def find_inline(body: Any) -> list[str]:
     return sorted(found)
 
 
-def _walk(node: Any, path: str, api: str, check_purpose: bool) -> Iterator[FileRef]:
+def _walk(node: Any, path: str, api: str, check_purpose: bool, holders: Holders) -> Iterator[FileRef]:
     if isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _walk(value, f"{path}[{index}]", api, check_purpose)
+            yield from _walk(value, f"{path}[{index}]", api, check_purpose, holders)
         return
     if not isinstance(node, dict):
         return
@@ -73,12 +86,13 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool) -> Iterator[FileR
     source = node.get("source")
     if isinstance(source, dict) and source.get("type") == "file_id":
         yield _single(source.get("id"), f"{_join(path, 'source')}.id", api, check_purpose)
+    holder_keys, holder_list_keys = holders
     for key, value in node.items():
         child = _join(path, key)
-        if key in SINGLE_KEYS or key in HOLDER_KEYS:
+        if key in SINGLE_KEYS or key in holder_keys:
             if value is not None:
                 yield _single(value, child, api, check_purpose and key in SINGLE_KEYS)
-        elif key in LIST_KEYS or key in HOLDER_LIST_KEYS:
+        elif key in LIST_KEYS or key in holder_list_keys:
             if value is None:
                 continue
             if not isinstance(value, list):
@@ -88,7 +102,8 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool) -> Iterator[FileR
         else:
             # Citations in earlier turns name files the caller must still be allowed to use,
             # but their purpose was the upstream's choice, not this API's input.
-            yield from _walk(value, child, api, check_purpose and key != "annotations")
+            yield from _walk(value, child, api, check_purpose and key != "annotations",
+                             _HOLDERS if key == "metadata" else holders)
 
 
 def _single(value: Any, path: str, api: str, check_purpose: bool) -> FileRef:

@@ -22,7 +22,9 @@ from gateway.multipart import MAX_FIELD_BYTES, MAX_FIELDS, field_part, file_part
 _KEY = re.compile(r"\[([^\]]*)\]")
 
 
-def field_refs(name: str, value: str, api: str, holders: frozenset[str]) -> list[FileRef]:
+def field_refs(
+    name: str, value: str, api: str, holders: frozenset[str], check_purpose: bool = True
+) -> list[FileRef]:
     """What a form field names: a file when its last key is a file key (`mask[file_id]`,
     `images[0][file_id]`, `file_ids[]`), or one of `holders` by `x[id]` (`video[id]`)."""
     outer, bracket, rest = name.partition("[")
@@ -32,7 +34,7 @@ def field_refs(name: str, value: str, api: str, holders: frozenset[str]) -> list
     named = [key for key in keys if key and not key.isdigit()]
     last = named[-1] if named else ""
     if last in SINGLE_KEYS or last in LIST_KEYS:
-        return [FileRef(path, value, api)]
+        return [FileRef(path, value, api, check_purpose)]
     if keys[-1] == "id" and len(keys) == 2 and outer in holders:
         return [FileRef(path, value, api, check_purpose=False)]
     return []
@@ -43,6 +45,7 @@ class ReferenceForm:
     parts: FormParts
     api: str
     holders: frozenset[str]
+    check_purpose: bool = True
     fields: list[tuple[str, str]] = field(default_factory=list)
     refs: list[FileRef] = field(default_factory=list)
     boundary: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -60,7 +63,7 @@ class ReferenceForm:
                 self._pending = part
                 return
             value = await self._read_field(part)
-            self.refs += field_refs(part.name, value, self.api, self.holders)
+            self.refs += field_refs(part.name, value, self.api, self.holders, self.check_purpose)
             self.fields.append((part.name, value))
 
     async def body(self) -> AsyncIterator[bytes]:
@@ -77,7 +80,7 @@ class ReferenceForm:
                     yield b"\r\n"
                 else:
                     value = await self._read_field(part)
-                    if field_refs(part.name, value, self.api, self.holders):
+                    if field_refs(part.name, value, self.api, self.holders, self.check_purpose):
                         raise invalid_request(
                             f"Form field {part.name!r} names an object after a file part; send "
                             "such fields first", param=part.name,

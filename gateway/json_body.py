@@ -54,11 +54,25 @@ def parse(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
     return body
 
 
-async def read_json(request: web.Request, limit: int) -> tuple[bytes, Any]:
-    """The raw bytes (forwarded as they are) and the parsed body (checked)."""
+def opens_json(head: bytes, *, final: bool) -> bool | None:
+    """Whether the parser above would read a body starting with `head` as an object or array,
+    the only JSON that can name anything; None while only blanks (or under 4 bytes, too few to
+    tell its encoding) have come. Decoded as the parser decodes, so UTF-16 or a BOM is no way
+    around it."""
+    if len(head) < 4 and not final:
+        return None
+    text = head.decode(json.detect_encoding(head), errors="ignore").lstrip(" \t\r\n\ufeff")
+    if not text:
+        return None if not final else False
+    return text[0] in "{["
+
+
+async def read_json(request: web.Request, limit: int, head: bytes = b"") -> tuple[bytes, Any]:
+    """The raw bytes (forwarded as they are) and the parsed body (checked). `head` is what was
+    already read of the body."""
     if (request.content_length or 0) > limit:
         raise GatewayError(413, "file_too_large", f"JSON body exceeds {limit} bytes")
-    chunks = bytearray()
+    chunks = bytearray(head)
     async for chunk in request.content.iter_chunked(64 * 1024):
         chunks.extend(chunk)
         if len(chunks) > limit:

@@ -69,12 +69,12 @@ async def compensate(request: web.Request, path: str, route: str) -> None:
 
 async def checked_form(
     request: web.Request, api: str, holders: frozenset[str] = frozenset(),
-    holder: FileRecord | None = None,
+    holder: FileRecord | None = None, *, check_purpose: bool = True,
 ) -> tuple[ReferenceForm, dict[str, FileRecord]]:
     """A multipart body read up to its first file part, every reference it makes there checked
     (as check_refs, `holder` included); the rest follows in send_form."""
     parts = FormParts(request.content, form_boundary(request.headers.get(hdrs.CONTENT_TYPE, "")))
-    form = ReferenceForm(parts, api, holders)
+    form = ReferenceForm(parts, api, holders, check_purpose)
     await form.read_head()
     return form, await check_refs(request, form.refs, holder)
 
