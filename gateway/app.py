@@ -23,6 +23,7 @@ from gateway.middleware import (
     request_middleware,
 )
 from gateway.routes import (
+    agents,
     attached,
     evals,
     files,
@@ -123,6 +124,7 @@ def create_app(
     evals.add_routes(router)
     skills.add_routes(router)
     videos.add_routes(router)
+    agents.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)

@@ -1,6 +1,7 @@
 """Adopt objects that exist upstream but were never seen by the gateway, as legacy objects of an
 org: files, and on request the other objects the upstream can list (stored chat completions,
-evals and their runs, skills, videos). Responses, conversations and video characters cannot be
+evals and their runs, skills, videos, and the Agents beta's agents, sessions, environments,
+templates, automations and vaults). Responses, conversations and video characters cannot be
 listed upstream, so they cannot be adopted.
 
 Idempotent (records are written only where none exists) and so resumable: an interrupted run
@@ -54,6 +55,11 @@ class Collection:
     purpose: Callable[[Item], str] = _no_purpose
     derived_from: Callable[[Item], str | None] = _nothing
     below: Collection | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+# The Agents beta answers only callers that say they use it, as the SDK does.
+AGENTS_BETA = (("OpenAI-Beta", "agents=v1"),)
 
 
 EVAL_RUNS = Collection("/v1/evals/{parent}/runs", "eval.run", 100, derived_from=_run_source_file)
@@ -63,6 +69,15 @@ COLLECTIONS = {
     "evals": Collection("/v1/evals", "eval", 100, below=EVAL_RUNS),
     "skills": Collection("/v1/skills", "skill", 100),
     "videos": Collection("/v1/videos", "video", 100),
+    "agents": Collection("/v1/agents", "agent", 100, headers=AGENTS_BETA),
+    "agent_sessions": Collection("/v1/agents/sessions", "agent.session", 100, headers=AGENTS_BETA),
+    "agent_environments": Collection("/v1/agents/environments", "agent.environment", 100,
+                                     headers=AGENTS_BETA),
+    "agent_templates": Collection("/v1/agents/environments/templates",
+                                  "agent.environment_template", 100, headers=AGENTS_BETA),
+    "agent_automations": Collection("/v1/agents/automations", "agent.automation", 100,
+                                    headers=AGENTS_BETA),
+    "vaults": Collection("/v1/vaults", "vault", 100, headers=AGENTS_BETA),
 }
 
 
@@ -88,7 +103,7 @@ class Adopter:
     out: TextIO
 
     async def adopt(self, collection: Collection, parent: str = "") -> None:
-        async for page in self._pages(collection.path.format(parent=parent), collection.page):
+        async for page in self._pages(collection, collection.path.format(parent=parent)):
             for item in page:
                 await self._adopt_one(collection, item)
                 if collection.below is not None:
@@ -96,11 +111,13 @@ class Adopter:
             if self.out.isatty():
                 print(f"\r{self.summary.line()}", end="", file=self.out, flush=True)
 
-    async def _pages(self, path: str, size: int) -> AsyncIterator[list[Item]]:
+    async def _pages(self, collection: Collection, path: str) -> AsyncIterator[list[Item]]:
         after: str | None = None
         while True:
-            query = {"limit": str(size), "order": "asc", **({"after": after} if after else {})}
-            async with self.session.get(f"{self.base_url}{path}?{urlencode(query)}") as response:
+            query = {"limit": str(collection.page), "order": "asc",
+                     **({"after": after} if after else {})}
+            async with self.session.get(f"{self.base_url}{path}?{urlencode(query)}",
+                                        headers=dict(collection.headers)) as response:
                 response.raise_for_status()
                 body = await response.json()
             data = body.get("data") or []

@@ -130,3 +130,49 @@ def test_backfill_adopts_stored_completions_and_evals(
     assert [item.datasource_item for item in items] == [{"q": "row"}]
     with pytest.raises(openai.NotFoundError):
         carol.evals.runs.output_items.list(run.id, eval_id=made.id)
+
+
+def test_backfill_adopts_the_agents_beta_s_objects(
+    sandbox: Sandbox, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """Agents, sessions (whose artifacts then download to the org), templates and vaults made
+    before the gateway are adopted on request, each listed with the Agents beta header."""
+    store = f"sqlite:///{tmp_path / 'records.db'}"
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"store": store, "upstream": {
+        "url": sandbox.url, "api_key": "sk-admin"}}))
+    direct = openai.OpenAI(api_key="sk-admin", base_url=sandbox.url + "/v1", max_retries=0)
+    rows = direct.files.create(file=("r.csv", b"a,b\n1,2\n"), purpose="user_data")
+    agents = direct.beta.agents
+    agent = agents.create(model="gpt-5")
+    session = agents.sessions.create(
+        agent={"model": "gpt-5"},
+        environment={"type": "openai_hosted", "files": [
+            {"type": "file_id", "file_id": rows.id, "path": "/workspace/r.csv"}]})
+    template = agents.environments.templates.create()
+    vault = agents.vaults.create(name="v")
+    direct.close()
+
+    gateway = make_gateway(store=store)
+    bob, carol = gateway.client("bob").beta.agents, gateway.client("carol").beta.agents
+    with pytest.raises(openai.PermissionDeniedError):  # untracked until adopted
+        bob.sessions.retrieve(session.id)
+
+    code, output = backfill(
+        config, "--objects", "agents,agent_sessions,agent_templates,agent_automations,vaults")
+    assert code == 0, output
+    assert "backfill done: seen 4, adopted 4, already known 0" in output
+    assert bob.retrieve(agent.id).id == agent.id
+    assert [s.id for s in bob.sessions.list()] == [session.id]
+    assert bob.environments.templates.retrieve(template.id).id == template.id
+    assert bob.vaults.retrieve(vault.id).id == vault.id
+    artifact = bob.sessions.artifacts.list(session.id).data[0].id
+    assert bob.sessions.artifacts.content(artifact, session_id=session.id).read() == b"a,b\n1,2\n"
+    with pytest.raises(openai.NotFoundError):
+        carol.sessions.retrieve(session.id)
+    assert [s.id for s in carol.sessions.list()] == []
+    # The Agents collections were listed with the beta header the SDK sends.
+    beta = {(entry["path"], entry["headers"].get("openai-beta")) for entry in sandbox.requests()
+            if entry["method"] == "GET" and entry["headers"].get("authorization") == "Bearer sk-admin"}
+    assert ("/v1/agents/sessions", "agents=v1") in beta
+    assert ("/v1/vaults", "agents=v1") in beta

@@ -53,6 +53,8 @@ class Holder:
     # The upstream deletes it with DELETE on its path (batches and jobs are only cancelled).
     deletable: bool = True
     inner_refs: InnerRefs | None = None
+    # What `derive` names: files, unless the holder makes objects of another kind.
+    derived_kind: str = "file"
 
 
 BATCHES = Holder("batch", "batches", "/v1/batches",
@@ -101,7 +103,7 @@ async def record_derived(
     store = request.app[keys.STORE]
     derived: dict[str, FileRecord] = {}
     for file_id, purpose in holder.derive(obj):
-        record = replace(parent, file_id=file_id, purpose=purpose, kind="file",
+        record = replace(parent, file_id=file_id, purpose=purpose, kind=holder.derived_kind,
                          derived_from=parent.file_id, created_at=int(time.time()))
         try:
             await store.put_if_absent(record)

@@ -18,7 +18,13 @@ from gateway.records import FileRecord
 from gateway.references import check_refs, inherited_flags, refuse_inline
 from gateway.routes import objects
 from gateway.routes.forward import checked_form, is_json, read_body, send, send_form
-from gateway.routes.holders import CHAT_COMPLETIONS, CONVERSATIONS, RESPONSES, Holder
+from gateway.routes.holders import (
+    CHAT_COMPLETIONS,
+    CONVERSATIONS,
+    RESPONSES,
+    Holder,
+    record_derived,
+)
 from gateway.routes.responses import json_response, upstream_json
 from gateway.upstream import relay, upstream_failure
 from gateway.upstream_connection import UpstreamError
@@ -99,7 +105,8 @@ def create(holder: Holder, stream_id: StreamId, *, stored_by_default: bool) -> H
         if response.headers.get("Content-Type", "").startswith("text/event-stream"):
             return await _relay_recorded(request, response, holder, stream_id, flags)
         obj = await upstream_json(response)
-        await objects.record_created(request, holder, response, obj.get("id"), flags)
+        record = await objects.record_created(request, holder, response, obj.get("id"), flags)
+        await record_derived(request, holder, record, obj)
         return json_response(request, obj, response)
 
     return handler

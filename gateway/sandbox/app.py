@@ -8,6 +8,13 @@ from pathlib import Path
 from aiohttp import web
 
 from . import (
+    agent_artifacts,
+    agent_automations,
+    agent_environments,
+    agent_sessions,
+    agent_templates,
+    agent_vaults,
+    agents,
     batches,
     chat_completions,
     containers,
@@ -74,7 +81,11 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
         files, uploads, batches, fine_tuning, references, chat_completions, responses,
         conversations, evals, eval_runs, vector_stores, containers, skills, skill_versions,
         # Characters first: `/v1/videos/characters/content` is a character, not a video's content.
-        video_characters, videos, control,
+        video_characters, videos,
+        # Under `/v1/agents/`, the named collections before `/v1/agents/{agent_id}`, and templates
+        # before `/v1/agents/environments/{environment_id}`, so neither is taken for an id.
+        agent_templates, agent_environments, agent_artifacts, agent_sessions, agent_automations,
+        agents, agent_vaults, control,
     )
     for module in modules:
         app.add_routes(module.routes())

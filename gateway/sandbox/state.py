@@ -91,6 +91,17 @@ class SandboxState:
         # Videos, whose MP4s live under `<root>/videos/`, and the characters made from uploads.
         self.videos: dict[str, Stored] = {}
         self.video_characters: dict[str, Stored] = {}
+        # The Agents beta (the `agent*` modules); placed files and artifacts live under
+        # `<root>/agents/`. An environment lists its files in its own `files`; a template keeps
+        # the files it places as its items, and a session the items of its turn.
+        self.agents: dict[str, Stored] = {}
+        self.agent_environments: dict[str, Stored] = {}
+        self.agent_templates: dict[str, Stored] = {}
+        self.agent_sessions: dict[str, Stored] = {}
+        # session id -> artifact id -> artifact, as containers keep their files.
+        self.agent_artifacts: dict[str, dict[str, JsonObject]] = {}
+        self.agent_vaults: dict[str, Stored] = {}
+        self.agent_automations: dict[str, Stored] = {}
 
     @property
     def files(self) -> FileStore:
@@ -115,9 +126,9 @@ class SandboxState:
             shutil.rmtree(self._files.root, ignore_errors=True)
         else:
             shutil.rmtree(self._files.tmp_dir, ignore_errors=True)
-            # Only File metadata is persisted; parts, container copies, skill bundles and video
-            # MP4s would be orphans.
-            for transient in ("uploads", "containers", "skills", "videos"):
+            # Only File metadata is persisted; parts, container copies, skill bundles, video
+            # MP4s and agent files would be orphans.
+            for transient in ("uploads", "containers", "skills", "videos", "agents"):
                 shutil.rmtree(self._files.root / transient, ignore_errors=True)
         self._files = None
 
