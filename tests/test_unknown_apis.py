@@ -220,3 +220,24 @@ def test_file_ids_in_the_form_fields_of_an_unknown_api_are_checked(
     assert got["content_type"].startswith("multipart/form-data; boundary=")
     assert f'name="file_id"\r\n\r\n{mine}\r\n' in got["head"]
     assert len(body) - 200 < got["bytes"] < len(body) + 200  # re-framed, the upload whole
+
+
+@pytest.mark.parametrize("path", ["/v1/realtime?model=gpt-realtime", "/v1/responses",
+                                  "/v1/live"])
+def test_websocket_connections_are_refused_plainly(sqlite_gateway: Gateway, path: str) -> None:
+    """The gateway relays no upgraded connection, so a WebSocket handshake (Realtime, Live,
+    Responses' WebSocket mode) gets a plain refusal instead of an upstream answer to a GET it
+    never meant; another protocol's upgrade offer (curl's h2c) is simply not taken up."""
+    handshake = {"Authorization": "Bearer sk-alice", "Connection": "Upgrade",
+                 "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                 "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    sqlite_gateway.sandbox.clear()
+    reply = call(sqlite_gateway.url, "GET", path, handshake)
+    assert (reply.status, reply.code) == (400, "invalid_request"), reply.body
+    assert "WebSocket" in reply.json()["error"]["message"]
+    assert sqlite_gateway.sandbox.requests() == []
+
+    h2c = {**handshake, "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAAQAoAAAAAIAAAAA"}
+    reply = call(sqlite_gateway.url, "GET", "/v1/models", h2c)
+    assert reply.json()["error"]["message"] == "Invalid URL (GET /v1/models)"  # the sandbox's
+    assert [entry["path"] for entry in sqlite_gateway.sandbox.requests()] == ["/v1/models"]
