@@ -21,8 +21,7 @@ LIST_KEYS = frozenset({"file_ids"})
 # Holders referenced by id: the caller must be allowed to use them, but they have no purpose.
 HOLDER_LIST_KEYS = frozenset({"vector_store_ids"})
 HOLDER_KEYS = frozenset({"skill_id"})
-# Agents objects name one another by id. Only in an Agents body do these keys mean that, and
-# never under `metadata`, the caller's own free-form strings.
+# Agents objects name one another by id. Only in an Agents body do these keys mean that.
 AGENT_HOLDER_KEYS = HOLDER_KEYS | {"agent_id", "session_id", "environment_id",
                                    "environment_template_id"}
 AGENT_HOLDER_LIST_KEYS = HOLDER_LIST_KEYS | {"vault_ids"}
@@ -65,7 +64,8 @@ def find_inline(body: Any) -> list[str]:
                 child = f"{path}.{key}" if path else key
                 if key in INLINE_KEYS and value is not None:
                     found.append(child)
-                stack.append((value, child))
+                if not (key == "metadata" and _is_metadata(value)):
+                    stack.append((value, child))
         elif isinstance(node, list):
             stack.extend((value, f"{path}[{index}]") for index, value in enumerate(node))
     return sorted(found)
@@ -89,6 +89,8 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool, holders: Holders)
     holder_keys, holder_list_keys = holders
     for key, value in node.items():
         child = _join(path, key)
+        if key == "metadata" and _is_metadata(value):
+            continue
         if key in SINGLE_KEYS or key in holder_keys:
             if value is not None:
                 yield _single(value, child, api, check_purpose and key in SINGLE_KEYS)
@@ -102,8 +104,14 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool, holders: Holders)
         else:
             # Citations in earlier turns name files the caller must still be allowed to use,
             # but their purpose was the upstream's choice, not this API's input.
-            yield from _walk(value, child, api, check_purpose and key != "annotations",
-                             _HOLDERS if key == "metadata" else holders)
+            yield from _walk(value, child, api, check_purpose and key != "annotations", holders)
+
+
+def _is_metadata(value: Any) -> bool:
+    """OpenAI's `metadata`: the caller's own labels, a flat map of strings the upstream never
+    resolves, so `{"file_id": "file-…"}` there names nothing. Anything nested is walked."""
+    return isinstance(value, dict) and all(
+        isinstance(item, str) or item is None for item in value.values())
 
 
 def _single(value: Any, path: str, api: str, check_purpose: bool) -> FileRef:

@@ -344,3 +344,31 @@ def test_file_ids_in_form_fields_are_checked(
     sent = gateway.sandbox.requests()[-1]
     assert (sent["path"], sent["form"][field]) == ("/v1/images/edits", mine)
     assert sent["files"]["image[]"]["bytes"] == len(image[2])
+
+
+def test_metadata_labels_name_nothing(make_gateway: GatewayFactory) -> None:
+    """`metadata` is the caller's flat map of labels, which the upstream never resolves: a
+    label called `file_id` or `file_url` is no reference and no inline file, even under
+    `inline_files: deny`. Anything nested there is still walked."""
+
+    def deny_inline(policy: dict[str, Any]) -> None:
+        policy["inline_files"] = "deny"
+
+    gateway = make_gateway(deny_inline)
+    theirs = upload(gateway, "carol", "user_data")
+    labels = {"file_id": theirs, "file_url": "https://example.com/a.pdf", "source": "crm"}
+    for path, body in (("/v1/responses", {"model": "m", "input": "hi", "metadata": labels}),
+                       ("/v1/batches", {"input_file_id": upload(gateway, "alice", "batch"),
+                                        "endpoint": "/v1/responses", "completion_window": "24h",
+                                        "metadata": labels})):
+        gateway.sandbox.clear()
+        reply = call(gateway.url, "POST", path, auth("alice"), json.dumps(body).encode())
+        assert reply.status == 200, reply.body
+        assert gateway.sandbox.requests()[-1]["json"]["metadata"] == labels
+
+    nested = {"model": "m", "input": "hi", "metadata": {"x": {"file_id": theirs}}}
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "POST", "/v1/responses", auth("alice"), json.dumps(nested).encode())
+    assert (reply.status, reply.code) == (404, "file_not_found"), reply.body
+    assert reply.json()["error"]["param"] == "metadata.x.file_id"
+    assert gateway.sandbox.requests() == []
