@@ -25,6 +25,7 @@ from gateway.middleware import (
 from gateway.routes import (
     agents,
     attached,
+    chatkit,
     evals,
     files,
     gateway_api,
@@ -125,6 +126,7 @@ def create_app(
     skills.add_routes(router)
     videos.add_routes(router)
     agents.add_routes(router)
+    chatkit.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)

@@ -92,6 +92,11 @@ class Sandbox:
         )
         return str(made["id"])
 
+    def chatkit_thread(self, user: str, text: str = "hello") -> str:
+        """A ChatKit thread of `user`'s, as a ChatKit frontend makes one: no API route can."""
+        made = self._call("POST", "/__sandbox/chatkit/threads", {"user": user, "text": text})
+        return str(made["id"])
+
     def faults(self, faults: dict[str, Any]) -> None:
         self._call("POST", "/__sandbox/faults", faults)
 

@@ -59,14 +59,17 @@ async def filtered_list(
     *,
     annotate: Annotate | None = None,
     fallback: FileRecord | None = None,
+    owner_of: Callable[[dict[str, Any]], str] | None = None,
 ) -> web.StreamResponse:
-    """`fallback` stands in for items without a record (e.g. files a container made itself)."""
+    """`fallback` stands in for items without a record (e.g. files a container made itself).
+    With `owner_of`, an item is seen by the record it names (a ChatKit thread by its end user's)
+    rather than its own, and the caller has decided the cursor already."""
     app = request.app
     store, policy, upstream = app[keys.STORE], app[keys.SETTINGS].policy, app[keys.UPSTREAM]
     principal = scope.principal
     limit = _limit(request, spec)
     after = request.query.get("after")
-    if after is not None:
+    if after is not None and owner_of is None:
         plain_id(after)
         cursor_record = await store.get(after) or fallback
         verdict = decide(Action.LIST, principal, cursor_record, policy, time.time(), after)
@@ -90,10 +93,12 @@ async def filtered_list(
             return await relay(request, response)
         page = await read_decoded(response, read_page)
         seen += len(page.ids)
-        found = (await store.get_many(page.ids)).get
+        owners = page.ids if owner_of is None else [
+            owner_of(page.item(index)) for index in range(len(page.ids))]
+        found = (await store.get_many(owners)).get
         now = time.time()
-        for index, item_id in enumerate(page.ids):
-            record = found(item_id, fallback)
+        for index, owner in enumerate(owners):
+            record = found(owner, fallback)
             if may_see(principal, record, policy, now):
                 item = page.item(index)
                 if annotate is not None:

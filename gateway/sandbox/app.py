@@ -17,6 +17,8 @@ from . import (
     agents,
     batches,
     chat_completions,
+    chatkit_sessions,
+    chatkit_threads,
     containers,
     control,
     conversations,
@@ -85,7 +87,7 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
         # Under `/v1/agents/`, the named collections before `/v1/agents/{agent_id}`, and templates
         # before `/v1/agents/environments/{environment_id}`, so neither is taken for an id.
         agent_templates, agent_environments, agent_artifacts, agent_sessions, agent_automations,
-        agents, agent_vaults, control,
+        agents, agent_vaults, chatkit_sessions, chatkit_threads, control,
     )
     for module in modules:
         app.add_routes(module.routes())

@@ -6,6 +6,8 @@
 - ``GET|POST /__sandbox/faults`` reads or replaces the injected delays and statuses.
 - ``POST /__sandbox/clock`` ``{"advance": seconds}`` moves the sandbox clock forward, to
   reach ``expires_at`` without waiting.
+- ``POST /__sandbox/chatkit/threads`` ``{"user", "text"}`` makes a ChatKit thread as an end
+  user's browser would, ``text`` its first message, and answers the thread.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .chatkit_threads import start
 from .errors import ApiError, invalid_type
 from .forms import read_json
 from .keys import FAULTS, REQUEST_LOG, STATE
@@ -96,6 +99,14 @@ async def advance_clock(request: web.Request) -> web.Response:
     return web.json_response({"now": clock.now(), "offset": clock.offset})
 
 
+async def seed_chatkit_thread(request: web.Request) -> web.Response:
+    """No API route makes a thread: ChatKit frontends do, in the browser."""
+    body = await read_json(request)
+    check_keys(body, ("user", "text"))
+    user, text = require_str(body, "user"), require_str(body, "text")
+    return web.json_response(start(request.app[STATE], user, text))
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/__sandbox/requests", list_requests),
@@ -104,4 +115,5 @@ def routes() -> list[web.RouteDef]:
         web.get("/__sandbox/faults", get_faults),
         web.post("/__sandbox/faults", set_faults),
         web.post("/__sandbox/clock", advance_clock),
+        web.post("/__sandbox/chatkit/threads", seed_chatkit_thread),
     ]

@@ -102,6 +102,9 @@ class SandboxState:
         self.agent_artifacts: dict[str, dict[str, JsonObject]] = {}
         self.agent_vaults: dict[str, Stored] = {}
         self.agent_automations: dict[str, Stored] = {}
+        # The ChatKit beta: sessions, and threads with their items (a user message and a reply).
+        self.chatkit_sessions: dict[str, Stored] = {}
+        self.chatkit_threads: dict[str, Stored] = {}
 
     @property
     def files(self) -> FileStore:

@@ -1,0 +1,128 @@
+"""ChatKit: a server creates sessions for its end users (`user`), whose browsers then talk to
+the upstream with the session's client secret; their threads keep what the end user said. The
+gateway never sees a thread made, so it owns the end users instead: the first org to open a
+session for a `user` owns that end user, and no other org can open a session as them (which
+would hand its browser their threads) or read, list or delete their threads."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway import keys
+from gateway.enforce import decide_file, path_id, plain_id, scope
+from gateway.errors import invalid_request
+from gateway.http_client import UpstreamResponse
+from gateway.policy import Action
+from gateway.routes import objects
+from gateway.routes.forward import read_body, send
+from gateway.routes.holders import Holder, new_record
+from gateway.routes.paged import ListSpec, filtered_list
+from gateway.routes.responses import json_response, upstream_json
+from gateway.upstream import relay
+
+API = "chatkit"
+USER_KIND = "chatkit.user"
+SESSIONS = Holder("chatkit.session", API, "/v1/chatkit/sessions", None, deletable=False)
+THREADS = "/v1/chatkit/threads"
+THREAD = THREADS + "/{thread_id}"
+# `before` pages backwards, which a filtered list cannot; `user` narrows it upstream.
+THREAD_LIST = ListSpec(THREADS, THREADS, 100, 20, ("order",))
+
+
+def user_record_id(user: object) -> str:
+    """An end user's record: named by a digest, since `user` is any string the server chose."""
+    if not isinstance(user, str) or not user:
+        raise invalid_request("user must be a non-empty string", param="user")
+    return "chatkit-user-" + hashlib.sha256(user.encode()).hexdigest()[:40]
+
+
+def _thread_owner(item: dict[str, Any]) -> str:
+    user = item.get("user")
+    return user_record_id(user) if isinstance(user, str) and user else ""
+
+
+async def create_session(request: web.Request) -> web.StreamResponse:
+    raw, body = await read_body(request)
+    end_user = user_record_id(body.get("user") if isinstance(body, dict) else None)
+    async with scope(request, Action.REFERENCE, end_user, api=API) as decision:
+        # First sight wins: whoever opens the first session for an end user owns them.
+        await request.app[keys.STORE].put_if_absent(
+            new_record(request, end_user, USER_KIND, "", frozenset()))
+        owner = await decide_file(request, decision, Action.REFERENCE, end_user)
+    response = await send(request, SESSIONS.collection, body=raw)
+    if response.status != 200:
+        return await relay(request, response)
+    obj = await upstream_json(response)
+    await objects.record_created(request, SESSIONS, response, obj.get("id"),
+                                 owner.flags if owner is not None else frozenset())
+    return json_response(request, obj, response)
+
+
+async def _upstream_thread(request: web.Request, thread_id: str) -> UpstreamResponse:
+    upstream = request.app[keys.UPSTREAM]
+    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
+    return await upstream.send("GET", f"{THREADS}/{thread_id}", headers, route=THREAD)
+
+
+async def _decide_thread(
+    request: web.Request, action: Action, thread_id: str, response: UpstreamResponse
+) -> Any:
+    """The thread as the upstream answered it, once its end user's owner decided `action`. A
+    thread naming no end user is decided by its own id, so refused as untracked."""
+    thread = await upstream_json(response)
+    owner = _thread_owner(thread) if isinstance(thread, dict) else ""
+    async with scope(request, action, thread_id, api=API) as decision:
+        decision.upstream_status = response.status
+        await decide_file(request, decision, action, owner or thread_id)
+    return thread
+
+
+def thread(route: str) -> Handler:
+    """A thread or anything below it: the thread is read first, for the end user it belongs
+    to; reads are decided as retrieves, anything else as a change."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        thread_id = path_id(request, "thread_id")
+        action = Action.RETRIEVE if request.method in ("GET", "HEAD") else Action.DELETE
+        response = await _upstream_thread(request, thread_id)
+        if response.status != 200:
+            return await relay(request, response)
+        found = await _decide_thread(request, action, thread_id, response)
+        if request.method == "GET" and route == THREAD:
+            return json_response(request, found, response)
+        return await relay(request, await send(request, route))
+
+    return handler
+
+
+async def list_threads(request: web.Request) -> web.StreamResponse:
+    user = request.query.get("user")
+    if user is not None:
+        # One end user's threads: the caller's to list if that end user is their org's.
+        end_user = user_record_id(user)
+        async with scope(request, Action.LIST, end_user, api=API) as decision:
+            await decide_file(request, decision, Action.LIST, end_user)
+            response = await send(request, THREADS, decision)
+        return await relay(request, response)
+    if "before" in request.query:
+        raise invalid_request("Page backwards with `before` only with `user`", param="before")
+    after = request.query.get("after")
+    if after is not None:
+        # A cursor is a thread: one of another org's end users' is refused like a read of it.
+        cursor = await _upstream_thread(request, plain_id(after))
+        if cursor.status != 200:
+            return await relay(request, cursor)
+        await _decide_thread(request, Action.LIST, after, cursor)
+    async with scope(request, Action.LIST, after, api=API) as listed:
+        return await filtered_list(request, listed, THREAD_LIST, owner_of=_thread_owner)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    objects.add_routes(router, SESSIONS, creating=create_session)
+    router.add_get(THREADS, list_threads)
+    for route in (THREAD, THREAD + "/{rest}"):
+        router.add_route("*", route.replace("{rest}", "{rest:.+}"), thread(route))
