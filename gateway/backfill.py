@@ -1,8 +1,8 @@
 """Adopt objects that exist upstream but were never seen by the gateway, as legacy objects of an
 org: files, and on request the other objects the upstream can list (stored chat completions,
-evals and their runs, skills, videos, and the Agents beta's agents, sessions, environments,
-templates, automations and vaults). Responses, conversations and video characters cannot be
-listed upstream, so they cannot be adopted.
+evals and their runs, skills, videos, the Agents beta's agents, sessions, environments,
+templates, automations and vaults, and the end users of ChatKit threads). Responses,
+conversations and video characters cannot be listed upstream, so they cannot be adopted.
 
 Idempotent (records are written only where none exists) and so resumable: an interrupted run
 is simply run again, and objects it already adopted count as "already known".
@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from gateway.records import FileRecord
+from gateway.routes.chatkit import thread_end_user
 from gateway.settings import Settings
 from gateway.store import RecordStore, open_store
 
@@ -36,6 +37,14 @@ def _no_purpose(item: Item) -> str:
 
 def _nothing(item: Item) -> str | None:
     return None
+
+
+def _own_id(item: Item) -> str:
+    return str(item["id"])
+
+
+def _thread_end_user(item: Item) -> str:
+    return thread_end_user(item) or _own_id(item)
 
 
 def _run_source_file(item: Item) -> str | None:
@@ -56,6 +65,8 @@ class Collection:
     derived_from: Callable[[Item], str | None] = _nothing
     below: Collection | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # The record an item adopts: its own id, or what it names (a ChatKit thread's end user).
+    record_id: Callable[[Item], str] = _own_id
 
 
 # The Agents beta answers only callers that say they use it, as the SDK does.
@@ -78,6 +89,10 @@ COLLECTIONS = {
     "agent_automations": Collection("/v1/agents/automations", "agent.automation", 100,
                                     headers=AGENTS_BETA),
     "vaults": Collection("/v1/vaults", "vault", 100, headers=AGENTS_BETA),
+    # Threads are made by end users' browsers: adopting them adopts their end users.
+    "chatkit_users": Collection("/v1/chatkit/threads", "chatkit.user", 100,
+                                headers=(("OpenAI-Beta", "chatkit_beta=v1"),),
+                                record_id=_thread_end_user),
 }
 
 
@@ -130,7 +145,7 @@ class Adopter:
         self.summary.seen += 1
         created = item.get("created_at") or item.get("created") or time.time()
         record = FileRecord(
-            file_id=str(item["id"]), owner=self.owner, org=self.org,
+            file_id=collection.record_id(item), owner=self.owner, org=self.org,
             purpose=collection.purpose(item), created_at=int(created),
             policy_version=self.version, expires_at=item.get("expires_at"), legacy=True,
             derived_from=collection.derived_from(item), kind=collection.kind,

@@ -117,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
         "--objects", type=_backfill_objects, default=("files",),
         help="what to adopt, comma-separated: files (the default), chat_completions, evals "
              "(with their runs), skills, videos, agents, agent_sessions, agent_environments, "
-             "agent_templates, agent_automations, vaults",
+             "agent_templates, agent_automations, vaults, chatkit_users",
     )
     backfill.set_defaults(func=_backfill)
 

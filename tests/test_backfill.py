@@ -176,3 +176,28 @@ def test_backfill_adopts_the_agents_beta_s_objects(
             if entry["method"] == "GET" and entry["headers"].get("authorization") == "Bearer sk-admin"}
     assert ("/v1/agents/sessions", "agents=v1") in beta
     assert ("/v1/vaults", "agents=v1") in beta
+
+
+def test_backfill_adopts_the_end_users_of_chatkit_threads(
+    sandbox: Sandbox, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """ChatKit threads made before the gateway name end users it never saw open a session:
+    adopting `chatkit_users` makes each the org's once, whatever number of threads it has."""
+    store = f"sqlite:///{tmp_path / 'records.db'}"
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"store": store, "upstream": {
+        "url": sandbox.url, "api_key": "sk-admin"}}))
+    threads = [sandbox.chatkit_thread(user) for user in ("customer-1", "customer-1", "customer-2")]
+    gateway = make_gateway(store=store)
+    bob = gateway.client("bob").beta.chatkit
+    with pytest.raises(openai.PermissionDeniedError):  # untracked until adopted
+        bob.threads.retrieve(threads[0])
+
+    code, output = backfill(config, "--objects", "chatkit_users")
+    assert code == 0, output
+    assert "backfill done: seen 3, adopted 2, already known 1" in output
+    assert sorted(t.id for t in bob.threads.list()) == sorted(threads)
+    assert [t.id for t in gateway.client("carol").beta.chatkit.threads.list()] == []
+    with pytest.raises(openai.NotFoundError):  # no other org can take them over now
+        gateway.client("carol").beta.chatkit.sessions.create(user="customer-2",
+                                                             workflow={"id": "wf"})

@@ -40,7 +40,8 @@ def user_record_id(user: object) -> str:
     return "chatkit-user-" + hashlib.sha256(user.encode()).hexdigest()[:40]
 
 
-def _thread_owner(item: dict[str, Any]) -> str:
+def thread_end_user(item: dict[str, Any]) -> str:
+    """The record of the end user a thread belongs to; empty when it names none."""
     user = item.get("user")
     return user_record_id(user) if isinstance(user, str) and user else ""
 
@@ -74,7 +75,7 @@ async def _decide_thread(
     """The thread as the upstream answered it, once its end user's owner decided `action`. A
     thread naming no end user is decided by its own id, so refused as untracked."""
     thread = await upstream_json(response)
-    owner = _thread_owner(thread) if isinstance(thread, dict) else ""
+    owner = thread_end_user(thread) if isinstance(thread, dict) else ""
     async with scope(request, action, thread_id, api=API) as decision:
         decision.upstream_status = response.status
         await decide_file(request, decision, action, owner or thread_id)
@@ -118,7 +119,7 @@ async def list_threads(request: web.Request) -> web.StreamResponse:
             return await relay(request, cursor)
         await _decide_thread(request, Action.LIST, after, cursor)
     async with scope(request, Action.LIST, after, api=API) as listed:
-        return await filtered_list(request, listed, THREAD_LIST, owner_of=_thread_owner)
+        return await filtered_list(request, listed, THREAD_LIST, owner_of=thread_end_user)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
