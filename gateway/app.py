@@ -30,6 +30,7 @@ from gateway.routes import (
     files,
     gateway_api,
     listing,
+    models,
     objects,
     passthrough,
     scanned,
@@ -127,6 +128,7 @@ def create_app(
     videos.add_routes(router)
     agents.add_routes(router)
     chatkit.add_routes(router)
+    models.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)

@@ -1,7 +1,8 @@
 """Adopt objects that exist upstream but were never seen by the gateway, as legacy objects of an
 org: files, and on request the other objects the upstream can list (stored chat completions,
-evals and their runs, skills, videos, the Agents beta's agents, sessions, environments,
-templates, automations and vaults, and the end users of ChatKit threads). Responses,
+evals and their runs, skills, videos, fine-tuning jobs and the models they trained, the Agents
+beta's agents, sessions, environments, templates, automations and vaults, and the end users of
+ChatKit threads). Responses,
 conversations and video characters cannot be listed upstream, so they cannot be adopted.
 
 Idempotent (records are written only where none exists) and so resumable: an interrupted run
@@ -47,6 +48,11 @@ def _thread_end_user(item: Item) -> str:
     return thread_end_user(item) or _own_id(item)
 
 
+def _trained_model(item: Item) -> str:
+    model = item.get("fine_tuned_model")
+    return model if isinstance(model, str) else ""
+
+
 def _run_source_file(item: Item) -> str | None:
     """The file a run read, whose download rule guards the run's output items."""
     data_source = item.get("data_source")
@@ -65,7 +71,8 @@ class Collection:
     derived_from: Callable[[Item], str | None] = _nothing
     below: Collection | None = None
     headers: tuple[tuple[str, str], ...] = ()
-    # The record an item adopts: its own id, or what it names (a ChatKit thread's end user).
+    # The record an item adopts: its own id, or what it names (a ChatKit thread's end user, a
+    # job's model); nothing when it names none (a job still training).
     record_id: Callable[[Item], str] = _own_id
 
 
@@ -89,6 +96,10 @@ COLLECTIONS = {
     "agent_automations": Collection("/v1/agents/automations", "agent.automation", 100,
                                     headers=AGENTS_BETA),
     "vaults": Collection("/v1/vaults", "vault", 100, headers=AGENTS_BETA),
+    "fine_tuning_jobs": Collection("/v1/fine_tuning/jobs", "fine_tuning.job", 100),
+    # A job's model, once trained: used by name, it is no file the upstream can list.
+    "fine_tuned_models": Collection("/v1/fine_tuning/jobs", "model", 100,
+                                    record_id=_trained_model),
     # Threads are made by end users' browsers: adopting them adopts their end users.
     "chatkit_users": Collection("/v1/chatkit/threads", "chatkit.user", 100,
                                 headers=(("OpenAI-Beta", "chatkit_beta=v1"),),
@@ -142,10 +153,13 @@ class Adopter:
             after = str(data[-1]["id"])
 
     async def _adopt_one(self, collection: Collection, item: Item) -> None:
+        record_id = collection.record_id(item)
+        if not record_id:
+            return
         self.summary.seen += 1
         created = item.get("created_at") or item.get("created") or time.time()
         record = FileRecord(
-            file_id=collection.record_id(item), owner=self.owner, org=self.org,
+            file_id=record_id, owner=self.owner, org=self.org,
             purpose=collection.purpose(item), created_at=int(created),
             policy_version=self.version, expires_at=item.get("expires_at"), legacy=True,
             derived_from=collection.derived_from(item), kind=collection.kind,

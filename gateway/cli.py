@@ -116,8 +116,9 @@ def parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--objects", type=_backfill_objects, default=("files",),
         help="what to adopt, comma-separated: files (the default), chat_completions, evals "
-             "(with their runs), skills, videos, agents, agent_sessions, agent_environments, "
-             "agent_templates, agent_automations, vaults, chatkit_users",
+             "(with their runs), skills, videos, fine_tuning_jobs, fine_tuned_models, agents, "
+             "agent_sessions, agent_environments, agent_templates, agent_automations, vaults, "
+             "chatkit_users",
     )
     backfill.set_defaults(func=_backfill)
 

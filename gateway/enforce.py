@@ -22,10 +22,21 @@ from gateway.records import FileRecord, FlagError, merge_flag_sources
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
+# A fine-tuned model's name: `ft:` and the base model, org, suffix and job, colon-separated.
+_MODEL_ID = re.compile(r"^ft:[A-Za-z0-9._-]+(:[A-Za-z0-9._-]*){1,5}$")
+
+
 def plain_id(value: str) -> str:
     if not _PLAIN_ID.match(value):
         raise invalid_file_id(value)
     return value
+
+
+def reference_id(value: str) -> str:
+    """An id a body names: a plain id, or a fine-tuned model's name (bounded all the same)."""
+    if len(value) <= 256 and _MODEL_ID.match(value):
+        return value
+    return plain_id(value)
 
 
 def raw_id(request: web.Request, name: str = "file_id") -> str:

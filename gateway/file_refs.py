@@ -5,7 +5,7 @@ The walk is generic on purpose: any `file_id`, `file_ids`, `input_file_id`, `tra
 a new nesting the API grows is still checked (fail closed). Vector stores named in
 `vector_store_ids`, skills named by `skill_id` and a code interpreter's `container` id are
 references to holders; so, in an Agents body, are agents, sessions, environments, templates and
-vaults.
+vaults. A fine-tuned `model` (`ft:…`) is a reference to the model, which its job made.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ Holders = tuple[frozenset[str], frozenset[str]]
 _HOLDERS: Holders = (HOLDER_KEYS, HOLDER_LIST_KEYS)
 _AGENT_HOLDERS: Holders = (AGENT_HOLDER_KEYS, AGENT_HOLDER_LIST_KEYS)
 INLINE_KEYS = frozenset({"file_data", "file_url"})
+# A fine-tuned model, named in any body's `model`, was made from its training files.
+FINE_TUNED_PREFIX = "ft:"
 # Tools whose file ids are copied into a container: the containers API's purposes apply.
 CONTAINER_TOOLS = frozenset({"code_interpreter", "shell"})
 
@@ -91,7 +93,9 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool, holders: Holders)
         child = _join(path, key)
         if key == "metadata" and _is_metadata(value):
             continue
-        if key in SINGLE_KEYS or key in holder_keys:
+        if key == "model" and isinstance(value, str) and value.startswith(FINE_TUNED_PREFIX):
+            yield FileRef(child, value, api, check_purpose=False)
+        elif key in SINGLE_KEYS or key in holder_keys:
             if value is not None:
                 yield _single(value, child, api, check_purpose and key in SINGLE_KEYS)
         elif key in LIST_KEYS or key in holder_list_keys:

@@ -8,7 +8,7 @@ import time
 from aiohttp import web
 
 from gateway import keys
-from gateway.enforce import decision_error, plain_id, scope
+from gateway.enforce import decision_error, reference_id, scope
 from gateway.errors import GatewayError
 from gateway.file_refs import FileRef, find_inline
 from gateway.policy import Action, Decision, Policy, decide
@@ -50,7 +50,7 @@ async def check_refs(
     may only go into a holder of its own owner, or the holder's owner could read it through the
     holder; and the holder takes over the files' restrictions before the upstream sees them."""
     for ref in refs:
-        plain_id(ref.file_id)
+        reference_id(ref.file_id)
     app = request.app
     policy = app[keys.SETTINGS].policy
     records: dict[str, FileRecord] | None = None

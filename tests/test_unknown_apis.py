@@ -238,6 +238,6 @@ def test_websocket_connections_are_refused_plainly(sqlite_gateway: Gateway, path
     assert sqlite_gateway.sandbox.requests() == []
 
     h2c = {**handshake, "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAAQAoAAAAAIAAAAA"}
-    reply = call(sqlite_gateway.url, "GET", "/v1/models", h2c)
-    assert reply.json()["error"]["message"] == "Invalid URL (GET /v1/models)"  # the sandbox's
-    assert [entry["path"] for entry in sqlite_gateway.sandbox.requests()] == ["/v1/models"]
+    reply = call(sqlite_gateway.url, "GET", "/v1/embeddings", h2c)
+    assert reply.json()["error"]["message"] == "Invalid URL (GET /v1/embeddings)"  # the sandbox's
+    assert [entry["path"] for entry in sqlite_gateway.sandbox.requests()] == ["/v1/embeddings"]

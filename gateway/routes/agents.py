@@ -13,16 +13,16 @@ from aiohttp import web
 
 from gateway.file_refs import AGENTS_API
 from gateway.routes import objects, stored
-from gateway.routes.holders import Holder
+from gateway.routes.holders import Derived, Holder
 from gateway.routes.paged import ListSpec
 
 
-def session_environment(obj: dict[str, Any]) -> list[tuple[str, str]]:
+def session_environment(obj: dict[str, Any]) -> list[Derived]:
     """The environment a session runs in: made with the session unless it named one, and then
     the session's, with its restrictions (a named one keeps its own record: first sight wins)."""
     environment = obj.get("environment")
     if isinstance(environment, dict) and isinstance(environment.get("id"), str):
-        return [(environment["id"], "")]
+        return [Derived(environment["id"], "", ENVIRONMENTS.kind)]
     return []
 
 
@@ -36,7 +36,7 @@ TEMPLATES = _holder("agent.environment_template", "/v1/agents/environments/templ
 # Prewarmed environments expire upstream; the API has no way to delete one.
 ENVIRONMENTS = _holder("agent.environment", "/v1/agents/environments", "type", deletable=False)
 SESSIONS = _holder("agent.session", "/v1/agents/sessions", "agent_id", "metadata[",
-                   derive=session_environment, derived_kind="agent.environment")
+                   derive=session_environment)
 AUTOMATIONS = _holder("agent.automation", "/v1/agents/automations", "session_id")
 VAULTS = _holder("vault", "/v1/vaults", "status", "metadata[")
 ARTIFACT_CONTENT = SESSIONS.collection + "/{object_id}/artifacts/{artifact_id}/content"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
@@ -18,28 +18,44 @@ from gateway.routes.batch_input import batch_input_refs
 from gateway.routes.paged import ListSpec
 from gateway.store import StoreUnavailable
 
-Derive = Callable[[dict[str, Any]], list[tuple[str, str]]]
+
+class Derived(NamedTuple):
+    """Something an object made: a file, unless `kind` says otherwise (a fine-tuned model)."""
+
+    object_id: str
+    purpose: str
+    kind: str = "file"
+
+
+Derive = Callable[[dict[str, Any]], list[Derived]]
 # References a create body makes beyond its own JSON (a batch's input file's lines).
 InnerRefs = Callable[[web.Request, Any], Awaitable[list[FileRef]]]
+MODEL_KIND = "model"
 
 
-def none(obj: dict[str, Any]) -> list[tuple[str, str]]:
+def none(obj: dict[str, Any]) -> list[Derived]:
     return []
 
 
-def batch_outputs(obj: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(obj[key]), "batch_output") for key in ("output_file_id", "error_file_id")
+def batch_outputs(obj: dict[str, Any]) -> list[Derived]:
+    return [Derived(str(obj[key]), "batch_output") for key in ("output_file_id", "error_file_id")
             if obj.get(key)]
 
 
-def job_results(obj: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(file_id), "fine-tune-results") for file_id in obj.get("result_files") or []]
+def job_results(obj: dict[str, Any]) -> list[Derived]:
+    """Its result files, and the model it trained: used by name in every model API, it holds
+    what its training files taught it, so it is theirs to use as they are."""
+    made = [Derived(str(file_id), "fine-tune-results") for file_id in obj.get("result_files") or []]
+    model = obj.get("fine_tuned_model")
+    if isinstance(model, str) and model:
+        made.append(Derived(model, "", MODEL_KIND))
+    return made
 
 
-def upload_file(obj: dict[str, Any]) -> list[tuple[str, str]]:
+def upload_file(obj: dict[str, Any]) -> list[Derived]:
     file = obj.get("file")
     if isinstance(file, dict) and file.get("id"):
-        return [(str(file["id"]), str(file.get("purpose") or obj.get("purpose") or ""))]
+        return [Derived(str(file["id"]), str(file.get("purpose") or obj.get("purpose") or ""))]
     return []
 
 
@@ -53,8 +69,6 @@ class Holder:
     # The upstream deletes it with DELETE on its path (batches and jobs are only cancelled).
     deletable: bool = True
     inner_refs: InnerRefs | None = None
-    # What `derive` names: files, unless the holder makes objects of another kind.
-    derived_kind: str = "file"
 
 
 BATCHES = Holder("batch", "batches", "/v1/batches",
@@ -102,8 +116,8 @@ async def record_derived(
     Returns the records derived, by file id (the same on a later sight, from the same parent)."""
     store = request.app[keys.STORE]
     derived: dict[str, FileRecord] = {}
-    for file_id, purpose in holder.derive(obj):
-        record = replace(parent, file_id=file_id, purpose=purpose, kind=holder.derived_kind,
+    for file_id, purpose, kind in holder.derive(obj):
+        record = replace(parent, file_id=file_id, purpose=purpose, kind=kind,
                          derived_from=parent.file_id, created_at=int(time.time()))
         try:
             await store.put_if_absent(record)

@@ -26,6 +26,7 @@ from . import (
     evals,
     files,
     fine_tuning,
+    models,
     references,
     responses,
     skill_versions,
@@ -80,7 +81,7 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
     app.cleanup_ctx.append(_state_ctx(state))
     app.on_response_prepare.append(_openai_headers)
     modules = (
-        files, uploads, batches, fine_tuning, references, chat_completions, responses,
+        files, uploads, batches, fine_tuning, models, references, chat_completions, responses,
         conversations, evals, eval_runs, vector_stores, containers, skills, skill_versions,
         # Characters first: `/v1/videos/characters/content` is a character, not a video's content.
         video_characters, videos,
