@@ -28,6 +28,7 @@ from gateway.routes import (
     chatkit,
     evals,
     files,
+    fine_tuning,
     gateway_api,
     listing,
     models,
@@ -120,6 +121,7 @@ def create_app(
     router.add_route("*", "/v1/files/{tail:.*}", _no_such_files_route)
     uploads.add_routes(router)
     attached.add_routes(router)
+    fine_tuning.add_routes(router)
     for holder in (BATCHES, JOBS, VECTOR_STORES, CONTAINERS):
         objects.add_routes(router, holder)
     stored.add_routes(router)

@@ -139,3 +139,29 @@ def test_models_trained_before_the_gateway_are_adopted(
     assert gateway.client("bob").responses.create(model=model, input="hi").model == model
     assert gateway.client("bob").fine_tuning.jobs.retrieve(job.id).id == job.id
     assert ask(gateway, "carol", model) == (*NOT_FOUND, "model")
+
+
+def test_a_job_s_checkpoints_are_its_models_too(sqlite_gateway: Gateway) -> None:
+    """Listing a job's checkpoints records each checkpoint model as the job's: usable and
+    shareable by its org, by no one else; sharing one with a project is a change of it."""
+    gateway = sqlite_gateway
+    alice, bob, carol = (gateway.client(who) for who in ("alice", "bob", "carol"))
+    training = alice.files.create(file=("t.jsonl", io.BytesIO(TRAINING)), purpose="fine-tune")
+    job = alice.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
+    [checkpoint] = [c.fine_tuned_model_checkpoint
+                    for c in bob.fine_tuning.jobs.checkpoints.list(job.id)]
+    assert bob.responses.create(model=checkpoint, input="hi").model == checkpoint
+    shared = bob.fine_tuning.checkpoints.permissions.create(checkpoint, project_ids=["proj_a"])
+    assert [p.project_id for p in shared] == ["proj_a"]
+
+    gateway.sandbox.clear()
+    assert refused(lambda: carol.fine_tuning.jobs.checkpoints.list(job.id)) == NOT_FOUND
+    assert ask(gateway, "carol", checkpoint) == (*NOT_FOUND, "model")
+    assert refused(lambda: carol.fine_tuning.checkpoints.permissions.create(
+        checkpoint, project_ids=["proj_theirs"])) == NOT_FOUND
+    assert refused(lambda: carol.fine_tuning.checkpoints.permissions.list(checkpoint)) == NOT_FOUND
+    assert refused(lambda: carol.fine_tuning.checkpoints.permissions.delete(
+        shared.data[0].id, fine_tuned_model_checkpoint=checkpoint)) == NOT_FOUND
+    assert gateway.sandbox.requests() == []
+    assert [p.id for p in alice.fine_tuning.checkpoints.permissions.list(checkpoint)] == [
+        shared.data[0].id]

@@ -19,6 +19,7 @@ from . import (
     chat_completions,
     chatkit_sessions,
     chatkit_threads,
+    checkpoints,
     containers,
     control,
     conversations,
@@ -81,8 +82,8 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
     app.cleanup_ctx.append(_state_ctx(state))
     app.on_response_prepare.append(_openai_headers)
     modules = (
-        files, uploads, batches, fine_tuning, models, references, chat_completions, responses,
-        conversations, evals, eval_runs, vector_stores, containers, skills, skill_versions,
+        files, uploads, batches, fine_tuning, checkpoints, models, references, chat_completions,
+        responses, conversations, evals, eval_runs, vector_stores, containers, skills, skill_versions,
         # Characters first: `/v1/videos/characters/content` is a character, not a video's content.
         video_characters, videos,
         # Under `/v1/agents/`, the named collections before `/v1/agents/{agent_id}`, and templates

@@ -69,6 +69,8 @@ class SandboxState:
         self.uploads: dict[str, Upload] = {}
         self.batches: dict[str, JsonObject] = {}
         self.jobs: dict[str, JsonObject] = {}
+        # checkpoint model -> permission id -> permission (sharing it with another project).
+        self.checkpoint_permissions: dict[str, dict[str, JsonObject]] = {}
         self.vector_stores: dict[str, JsonObject] = {}
         self.vector_store_files: dict[str, dict[str, JsonObject]] = {}
         # batch id -> (the batch object as answered, the file ids it attached)
