@@ -21,6 +21,15 @@ def seed_many(sandbox: Sandbox, count: int) -> list[str]:
     return [sandbox.seed("batch", content=f"{index}\n") for index in range(count)]
 
 
+def backfill_config(sandbox: Sandbox, tmp_path: Path) -> tuple[str, Path]:
+    """A store of the test's own and a config naming it and the sandbox, with an upstream key."""
+    store = f"sqlite:///{tmp_path / 'records.db'}"
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"store": store, "upstream": {
+        "url": sandbox.url, "api_key": "sk-admin"}}))
+    return store, config
+
+
 def backfill(config: Path, *extra: str, tty: bool = False) -> tuple[int, str]:
     args = [sys.executable, "-m", "gateway", "backfill", "--config", str(config), "--org", "acme",
             *extra]
@@ -47,10 +56,7 @@ def test_backfill_adopts_pages_idempotently(
     sandbox: Sandbox, make_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
     """Every upstream page is read; reruns adopt only what is new; the org then sees legacy files."""
-    store = f"sqlite:///{tmp_path / 'records.db'}"
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"store": store, "upstream": {
-        "url": sandbox.url, "api_key": "sk-admin"}}))
+    store, config = backfill_config(sandbox, tmp_path)
     first_batch = seed_many(sandbox, 1050)
     code, output = backfill(config, "--owner", "migration")
     assert code == 0, output
@@ -88,10 +94,7 @@ def test_backfill_adopts_stored_completions_and_evals(
 ) -> None:
     """Listable objects stored before the gateway are adopted on request: chat completions,
     evals and their runs, whose output items then follow the run's file once it is adopted too."""
-    store = f"sqlite:///{tmp_path / 'records.db'}"
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"store": store, "upstream": {
-        "url": sandbox.url, "api_key": "sk-admin"}}))
+    store, config = backfill_config(sandbox, tmp_path)
     direct = openai.OpenAI(api_key="sk-admin", base_url=sandbox.url + "/v1", max_retries=0)
     completions = [direct.chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "hi"}], store=True).id
@@ -137,10 +140,7 @@ def test_backfill_adopts_the_agents_beta_s_objects(
 ) -> None:
     """Agents, sessions (whose artifacts then download to the org), templates and vaults made
     before the gateway are adopted on request, each listed with the Agents beta header."""
-    store = f"sqlite:///{tmp_path / 'records.db'}"
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"store": store, "upstream": {
-        "url": sandbox.url, "api_key": "sk-admin"}}))
+    store, config = backfill_config(sandbox, tmp_path)
     direct = openai.OpenAI(api_key="sk-admin", base_url=sandbox.url + "/v1", max_retries=0)
     rows = direct.files.create(file=("r.csv", b"a,b\n1,2\n"), purpose="user_data")
     agents = direct.beta.agents
@@ -183,10 +183,7 @@ def test_backfill_adopts_the_end_users_of_chatkit_threads(
 ) -> None:
     """ChatKit threads made before the gateway name end users it never saw open a session:
     adopting `chatkit_users` makes each the org's once, whatever number of threads it has."""
-    store = f"sqlite:///{tmp_path / 'records.db'}"
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"store": store, "upstream": {
-        "url": sandbox.url, "api_key": "sk-admin"}}))
+    store, config = backfill_config(sandbox, tmp_path)
     threads = [sandbox.chatkit_thread(user) for user in ("customer-1", "customer-1", "customer-2")]
     gateway = make_gateway(store=store)
     bob = gateway.client("bob").beta.chatkit

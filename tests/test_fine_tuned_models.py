@@ -13,12 +13,11 @@ from pathlib import Path
 
 import openai
 import pytest
-import yaml
 
 from tests.conftest import Gateway, GatewayFactory, Sandbox
 from tests.http import call
 from tests.sdk import refusal, refused
-from tests.test_backfill import backfill
+from tests.test_backfill import backfill, backfill_config
 
 NOT_FOUND = (404, "file_not_found")
 TRAINING = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
@@ -121,10 +120,7 @@ def test_models_trained_before_the_gateway_are_adopted(
     sandbox: Sandbox, make_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
     """An untracked fine-tuned model is refused until backfill adopts its job's model."""
-    store = f"sqlite:///{tmp_path / 'records.db'}"
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"store": store, "upstream": {
-        "url": sandbox.url, "api_key": "sk-admin"}}))
+    store, config = backfill_config(sandbox, tmp_path)
     direct = openai.OpenAI(api_key="sk-admin", base_url=sandbox.url + "/v1", max_retries=0)
     training = direct.files.create(file=("t.jsonl", TRAINING), purpose="fine-tune")
     job = direct.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
