@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 
@@ -108,3 +109,32 @@ def test_upload_not_recorded_is_compensated(
     gateway.sandbox.faults({})
     listing = call(gateway.sandbox.url, "GET", "/v1/files", ALICE).json()
     assert listing["data"] == []
+
+
+def test_this_stop_s_new_checks_fail_closed_when_the_store_is_down(
+    redis_gateway: Gateway, own_redis: RedisServer
+) -> None:
+    """Every new way of deciding (a file named to an API without rules, a fine-tuned model, a
+    ChatKit end user, an agent session) is a 503 that nothing passes while the store is down."""
+    gateway = redis_gateway
+    file_id = gateway.client("alice").files.create(
+        file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="user_data"
+    ).id
+    own_redis.pause()
+    gateway.sandbox.clear()
+    asks = (
+        ("/v1/realtime/client_secrets", {"session": {"tools": [{"type": "code_interpreter",
+                                                                "container": {"file_ids": [file_id]}}]}}),
+        ("/v1/responses", {"model": "ft:gpt-4o-mini:acme::abc123", "input": "hi"}),
+        ("/v1/chatkit/sessions", {"user": "customer-17", "workflow": {"id": "wf"}}),
+        ("/v1/agents/sessions", {"agent": {"model": "gpt-5"}, "environment": {
+            "type": "openai_hosted", "files": [{"type": "file_id", "file_id": file_id,
+                                                "path": "/workspace/a"}]}}),
+    )
+    for path, body in asks:
+        started = time.monotonic()
+        reply = call(gateway.url, "POST", path, {**ALICE, "Content-Type": "application/json"},
+                     json.dumps(body).encode(), timeout=10)
+        assert_store_unavailable(reply, time.monotonic() - started)
+    assert_store_unavailable(*timed(gateway, "/v1/models/ft:gpt-4o-mini:acme::abc123"))
+    assert gateway.sandbox.requests() == []

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway import keys
 from gateway.errors import invalid_request, upstream_unavailable
 from gateway.file_refs import FileRef, find_refs
+from gateway.routes.forward import fetch
 from gateway.upstream import upstream_failure
 from gateway.upstream_connection import UpstreamError
 
@@ -25,10 +25,8 @@ async def batch_input_refs(request: web.Request, body: Any) -> list[FileRef]:
     file_id = body.get("input_file_id") if isinstance(body, dict) else None
     if not isinstance(file_id, str):
         return []
-    upstream = request.app[keys.UPSTREAM]
-    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
-    response = await upstream.send("GET", f"/v1/files/{file_id}/content", headers,
-                                   route="/v1/files/{file_id}/content")
+    response = await fetch(request, "GET", f"/v1/files/{file_id}/content",
+                           "/v1/files/{file_id}/content")
     if response.status == 404:
         # The upstream has no such input, so it will refuse the batch itself.
         response.release()

@@ -18,7 +18,7 @@ from gateway.errors import invalid_request
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
 from gateway.routes import objects
-from gateway.routes.forward import read_body, send
+from gateway.routes.forward import fetch, read_body, send
 from gateway.routes.holders import Holder, new_record
 from gateway.routes.paged import ListSpec, filtered_list
 from gateway.routes.responses import json_response, upstream_json
@@ -64,9 +64,7 @@ async def create_session(request: web.Request) -> web.StreamResponse:
 
 
 async def _upstream_thread(request: web.Request, thread_id: str) -> UpstreamResponse:
-    upstream = request.app[keys.UPSTREAM]
-    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
-    return await upstream.send("GET", f"{THREADS}/{thread_id}", headers, route=THREAD)
+    return await fetch(request, "GET", f"{THREADS}/{thread_id}", THREAD)
 
 
 async def _decide_thread(

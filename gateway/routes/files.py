@@ -26,7 +26,7 @@ from gateway.form_parts import FormParts, form_boundary
 from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
 from gateway.records import EPHEMERAL, FileRecord
-from gateway.routes.forward import compensate
+from gateway.routes.forward import compensate, fetch
 from gateway.routes.holders import new_record
 from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
@@ -180,14 +180,8 @@ async def delete_file(request: web.Request) -> web.StreamResponse:
 async def _forward_json(
     request: web.Request, decision: DecisionScope, record: FileRecord | None, method: str
 ) -> web.StreamResponse:
-    app = request.app
     file_id = decision.file_id
-    upstream = app[keys.UPSTREAM]
-    response = await upstream.send(
-        method, f"/v1/files/{file_id}",
-        upstream.request_headers(request, keep_body_headers=False, json_only=True),
-        route="/v1/files/{file_id}",
-    )
+    response = await fetch(request, method, f"/v1/files/{file_id}", "/v1/files/{file_id}")
     decision.upstream_status = response.status
     if response.status != 200 or method != "GET":
         return await relay(request, response)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -10,12 +11,13 @@ from aiohttp import hdrs, web
 from gateway import keys
 from gateway.decisions import DecisionScope
 from gateway.errors import GatewayError
+from gateway.file_refs import FileRef
 from gateway.form_parts import FormParts, form_boundary
 from gateway.form_refs import ReferenceForm
 from gateway.http_client import UpstreamResponse
 from gateway.json_body import read_json
 from gateway.records import FileRecord
-from gateway.references import check_refs
+from gateway.references import check_refs, refuse_inline
 from gateway.upstream import CHUNK
 
 log = logging.getLogger("files_gateway")
@@ -54,13 +56,29 @@ async def send(
     return response
 
 
+async def fetch(request: web.Request, method: str, path: str, route: str) -> UpstreamResponse:
+    """A bodiless request of the gateway's own to another path than the caller's (the thread a
+    ChatKit call names, a batch's input), with the caller's headers and answered uncompressed."""
+    upstream = request.app[keys.UPSTREAM]
+    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
+    return await upstream.send(method, path, headers, route=route)
+
+
+async def checked_json(
+    request: web.Request, refs: Callable[[Any], list[FileRef]], holder: FileRecord | None = None,
+) -> tuple[bytes, Any, dict[str, FileRecord]]:
+    """A JSON body read, its inline files refused by policy and the references `refs` finds in
+    it checked (as check_refs, `holder` included): the raw bytes, the body and the records."""
+    raw, body = await read_body(request)
+    refuse_inline(request.app[keys.SETTINGS].policy, body)
+    return raw, body, await check_refs(request, refs(body), holder)
+
+
 async def compensate(request: web.Request, path: str, route: str) -> None:
     """Recording failed after the upstream created the object at `path`: delete it, so that
     nothing the gateway cannot account for is left behind."""
-    upstream = request.app[keys.UPSTREAM]
-    headers = upstream.request_headers(request, keep_body_headers=False, json_only=True)
     try:
-        response = await upstream.send("DELETE", path, headers, route=route)
+        response = await fetch(request, "DELETE", path, route)
         response.release()
         log.warning("%s could not be recorded; deleted upstream (%s)", path, response.status)
     except GatewayError:

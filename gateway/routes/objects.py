@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 from aiohttp import web
@@ -15,8 +16,8 @@ from gateway.file_refs import find_refs
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action, decide_bundle_download
 from gateway.records import FileRecord
-from gateway.references import check_refs, inherited_flags, refuse_inline
-from gateway.routes.forward import compensate, read_body, send
+from gateway.references import check_refs, inherited_flags
+from gateway.routes.forward import checked_json, compensate, send
 from gateway.routes.holders import Holder, new_record, none, record_derived
 from gateway.routes.paged import ListSpec, filtered_list
 from gateway.routes.responses import json_response, upstream_json
@@ -26,10 +27,10 @@ from gateway.upstream_connection import UpstreamProtocolError
 
 
 def create(holder: Holder) -> Handler:
+    refs = functools.partial(find_refs, api=holder.api)
+
     async def handler(request: web.Request) -> web.StreamResponse:
-        raw, body = await read_body(request)
-        refuse_inline(request.app[keys.SETTINGS].policy, body)
-        records = await check_refs(request, find_refs(body, holder.api))
+        raw, body, records = await checked_json(request, refs)
         if holder.inner_refs is not None:
             # Only after the body's own ids: the input file itself must be the caller's to use.
             records.update(await check_refs(request, await holder.inner_refs(request, body)))
@@ -112,15 +113,14 @@ def retrieve(holder: Holder, *, derive: bool = True) -> Handler:
 
 def mutate(holder: Holder, *, deletes: bool = False) -> Handler:
     """Cancel, modify or delete: the owner, or the org when the object is not private."""
+    refs = functools.partial(find_refs, api=holder.api)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         record = await decided(request, holder, Action.DELETE)
         raw: bytes | None = None
         if request.body_exists:
-            raw, body = await read_body(request)
-            refuse_inline(request.app[keys.SETTINGS].policy, body)
             # What a change puts into the object is held by it: a private file only by its owner's.
-            await check_refs(request, find_refs(body, holder.api), holder=record)
+            raw, _, _ = await checked_json(request, refs, holder=record)
         response = await send(request, holder.collection + "/{object_id}", body=raw)
         if deletes and response.status == 200 and record is not None:
             # The object is gone upstream; a live record left behind only leads to upstream 404s.

@@ -93,14 +93,18 @@ async def filtered_list(
             return await relay(request, response)
         page = await read_decoded(response, read_page)
         seen += len(page.ids)
-        owners = page.ids if owner_of is None else [
-            owner_of(page.item(index)) for index in range(len(page.ids))]
+        # Items are decoded only to be kept, unless their owner must be read out of them.
+        items: list[dict[str, Any]] | None = None
+        owners = page.ids
+        if owner_of is not None:
+            items = [page.item(index) for index in range(len(page.ids))]
+            owners = [owner_of(item) for item in items]
         found = (await store.get_many(owners)).get
         now = time.time()
         for index, owner in enumerate(owners):
             record = found(owner, fallback)
             if may_see(principal, record, policy, now):
-                item = page.item(index)
+                item = page.item(index) if items is None else items[index]
                 if annotate is not None:
                     annotate(item, record)
                 visible.append(item)

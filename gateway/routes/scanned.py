@@ -6,13 +6,13 @@ runs hold their file (routes/evals.py)."""
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway import keys
 from gateway.file_refs import find_refs
-from gateway.references import check_refs, refuse_inline
-from gateway.routes.forward import checked_form, is_json, read_body, send, send_form
+from gateway.routes.forward import checked_form, checked_json, is_json, send, send_form
 from gateway.upstream import relay
 
 # (method, route, API name in the purpose matrix)
@@ -30,6 +30,8 @@ SCANNED: tuple[tuple[str, str, str], ...] = (
 
 
 def scanning(api: str, route: str) -> Handler:
+    refs = functools.partial(find_refs, api=api)
+
     async def handler(request: web.Request) -> web.StreamResponse:
         if not request.body_exists:
             return await relay(request, await send(request, route))
@@ -37,9 +39,7 @@ def scanning(api: str, route: str) -> Handler:
             # A form (an image edit's uploads) may name files in its fields too: `mask[file_id]`.
             form, _ = await checked_form(request, api)
             return await relay(request, await send_form(request, route, form))
-        raw, body = await read_body(request)
-        refuse_inline(request.app[keys.SETTINGS].policy, body)
-        await check_refs(request, find_refs(body, api))
+        raw, _, _ = await checked_json(request, refs)
         return await relay(request, await send(request, route, body=raw))
 
     return handler

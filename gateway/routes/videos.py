@@ -10,12 +10,11 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway import keys
 from gateway.file_refs import FileRef, find_refs
 from gateway.policy import Action
-from gateway.references import check_refs, inherited_flags, refuse_inline
+from gateway.references import inherited_flags
 from gateway.routes import objects
-from gateway.routes.forward import checked_form, is_json, read_body, send, send_form
+from gateway.routes.forward import checked_form, checked_json, is_json, read_body, send, send_form
 from gateway.routes.holders import Holder
 from gateway.routes.paged import ListSpec
 from gateway.routes.responses import json_response, upstream_json
@@ -40,9 +39,7 @@ def _json_refs(body: Any) -> list[FileRef]:
 def create(holder: Holder, route: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         if is_json(request):
-            raw, body = await read_body(request)
-            refuse_inline(request.app[keys.SETTINGS].policy, body)
-            records = await check_refs(request, _json_refs(body))
+            raw, _, records = await checked_json(request, _json_refs)
             response = await send(request, route, body=raw)
         else:
             form, records = await checked_form(request, VIDEOS.api, VIDEO_FIELDS)
