@@ -97,6 +97,30 @@ class Sandbox:
         made = self._call("POST", "/__sandbox/chatkit/threads", {"user": user, "text": text})
         return str(made["id"])
 
+    def live_incoming(self, store: bool = False) -> str:
+        """An incoming SIP Live session, as a phone call makes one: no API route can."""
+        made = self._call("POST", "/__sandbox/live/incoming", {"store": store})
+        return str(made["id"])
+
+    def realtime_incoming(self) -> str:
+        """An incoming SIP Realtime call, as a phone call makes one: no API route can."""
+        made = self._call("POST", "/__sandbox/realtime/incoming", {})
+        return str(made["id"])
+
+    def safety_alert(self, response_id: str, error_type: str = "other") -> dict[str, Any]:
+        """A safety alert about that response, as OpenAI's reviewers make one."""
+        made = self._call(
+            "POST", "/__sandbox/safety/alerts", {"response_id": response_id, "error_type": error_type}
+        )
+        return dict(made)
+
+    def safety_case(self, entity_identifier: str, notice: str = "warning") -> dict[str, Any]:
+        """A safety case (a warning or a deactivation) about that safety identifier."""
+        made = self._call(
+            "POST", "/__sandbox/safety/cases", {"entity_identifier": entity_identifier, "notice": notice}
+        )
+        return dict(made)
+
     def faults(self, faults: dict[str, Any]) -> None:
         self._call("POST", "/__sandbox/faults", faults)
 

@@ -27,9 +27,12 @@ from . import (
     evals,
     files,
     fine_tuning,
+    live_sessions,
     models,
+    realtime_calls,
     references,
     responses,
+    safety,
     skill_versions,
     skills,
     uploads,
@@ -89,7 +92,8 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
         # Under `/v1/agents/`, the named collections before `/v1/agents/{agent_id}`, and templates
         # before `/v1/agents/environments/{environment_id}`, so neither is taken for an id.
         agent_templates, agent_environments, agent_artifacts, agent_sessions, agent_automations,
-        agents, agent_vaults, chatkit_sessions, chatkit_threads, control,
+        agents, agent_vaults, chatkit_sessions, chatkit_threads, live_sessions, realtime_calls,
+        safety, control,
     )
     for module in modules:
         app.add_routes(module.routes())

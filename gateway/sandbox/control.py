@@ -8,6 +8,12 @@
   reach ``expires_at`` without waiting.
 - ``POST /__sandbox/chatkit/threads`` ``{"user", "text"}`` makes a ChatKit thread as an end
   user's browser would, ``text`` its first message, and answers the thread.
+- ``POST /__sandbox/live/incoming`` ``{"store": bool}`` and ``POST /__sandbox/realtime/incoming``
+  ``{}`` make an incoming SIP call, as a phone call does upstream (announced there by a webhook,
+  never made by an API call), and answer ``{"id"}``: the Live session's or the Realtime call's.
+- ``POST /__sandbox/safety/alerts`` ``{"response_id", "error_type", "model", "request_paused"}``
+  and ``POST /__sandbox/safety/cases`` ``{"entity_identifier", "notice", "reason"}`` make what
+  OpenAI's safety reviewers make, and answer the alert or the case.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from typing import Any
 
 from aiohttp import web
 
+from . import live_sessions, realtime_calls, safety
 from .chatkit_threads import start
 from .errors import ApiError, invalid_type
 from .forms import read_json
 from .keys import FAULTS, REQUEST_LOG, STATE
 from .state import FaultRule, FaultSet
+from .stored import flag
 from .validation import check_keys, optional_str, require_str
 
 
@@ -107,6 +115,25 @@ async def seed_chatkit_thread(request: web.Request) -> web.Response:
     return web.json_response(start(request.app[STATE], user, text))
 
 
+async def seed_live_call(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    check_keys(body, ("store",))
+    return web.json_response({"id": live_sessions.incoming(request.app[STATE], flag(body, "store", False))})
+
+
+async def seed_realtime_call(request: web.Request) -> web.Response:
+    check_keys(await read_json(request), ())
+    return web.json_response({"id": realtime_calls.incoming(request.app[STATE])})
+
+
+async def seed_safety_alert(request: web.Request) -> web.Response:
+    return web.json_response(safety.make_alert(request.app[STATE], await read_json(request)))
+
+
+async def seed_safety_case(request: web.Request) -> web.Response:
+    return web.json_response(safety.make_case(request.app[STATE], await read_json(request)))
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/__sandbox/requests", list_requests),
@@ -116,4 +143,8 @@ def routes() -> list[web.RouteDef]:
         web.post("/__sandbox/faults", set_faults),
         web.post("/__sandbox/clock", advance_clock),
         web.post("/__sandbox/chatkit/threads", seed_chatkit_thread),
+        web.post("/__sandbox/live/incoming", seed_live_call),
+        web.post("/__sandbox/realtime/incoming", seed_realtime_call),
+        web.post("/__sandbox/safety/alerts", seed_safety_alert),
+        web.post("/__sandbox/safety/cases", seed_safety_case),
     ]

@@ -50,6 +50,28 @@ class Upload:
 
 
 @dataclass
+class Call:
+    """A Live session or a Realtime call. Neither API reads one back, so it is kept as the sandbox
+    needs it to answer the controls: its transport, where it is in its life, and its settings.
+
+    ``status`` is ``incoming`` (a SIP call not yet accepted or rejected), ``active``, ``ended``
+    (hung up) or ``rejected``; only a call that was once active has a conversation to record.
+    """
+
+    id: str
+    transport: str  # "webrtc" (made by an API call) or "sip" (announced by webhook)
+    status: str
+    created_at: int
+    config: JsonObject = field(default_factory=dict)
+    store: bool = False  # Live only: kept for forking and the recording download
+    forked_from: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.status in ("active", "ended")
+
+
+@dataclass
 class Stored:
     """A stored Chat Completion, Response, Conversation, Eval, Eval run or Skill as answered, with
     what is listed under it (the request messages, the input items, the conversation items, the
@@ -107,6 +129,13 @@ class SandboxState:
         # The ChatKit beta: sessions, and threads with their items (a user message and a reply).
         self.chatkit_sessions: dict[str, Stored] = {}
         self.chatkit_threads: dict[str, Stored] = {}
+        # Live sessions and Realtime calls: WebRTC ones made through the API, SIP ones by the
+        # control routes (upstream, a phone call makes them and a webhook announces them).
+        self.live_sessions: dict[str, Call] = {}
+        self.realtime_calls: dict[str, Call] = {}
+        # Safety alerts (about a response) and cases (about a safety identifier), by id.
+        self.safety_alerts: dict[str, JsonObject] = {}
+        self.safety_cases: dict[str, JsonObject] = {}
 
     @property
     def files(self) -> FileStore:
