@@ -21,6 +21,7 @@ from gateway.middleware import (
     identity_check,
     path_guard,
     request_middleware,
+    websocket_guard,
 )
 from gateway.routes import (
     agents,
@@ -96,7 +97,8 @@ def create_app(
             request_middleware(
                 metrics=metrics, readiness=readiness,
                 request_log=RequestLog(settings.request_log_level, settings.log_level),
-                checks=(path_guard, identity_check(resolver), deprecation_check(settings.policy)),
+                checks=(path_guard, websocket_guard, identity_check(resolver),
+                        deprecation_check(settings.policy)),
             ),
         ],
         # Bodies are streamed; this bounds only what aiohttp itself would buffer.

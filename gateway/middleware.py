@@ -12,11 +12,11 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from gateway import keys
-from gateway.errors import GatewayError, invalid_file_id, store_unavailable
+from gateway.errors import GatewayError, invalid_file_id, invalid_request, store_unavailable
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
 from gateway.ids import unique_id
@@ -113,6 +113,17 @@ def path_guard(request: web.Request) -> None:
         _UNSAFE_PATH.search(path) or any(seg in (".", "..") for seg in path.split("/"))
     ):
         raise invalid_file_id(path)
+
+
+def websocket_guard(request: web.Request) -> None:
+    """The gateway relays no upgraded connection, so it could not check what a WebSocket's
+    messages name (Realtime, Live and their sideband, Responses' WebSocket mode): refused on
+    every route before anything else, rather than answered as the plain GET it never meant."""
+    if "websocket" in request.headers.get(hdrs.UPGRADE, "").lower():
+        raise invalid_request(
+            "files-gateway does not relay WebSocket connections (Realtime, Live, Responses' "
+            "WebSocket mode); use their HTTP endpoints"
+        )
 
 
 def identity_check(resolver: IdentityResolver) -> Check:

@@ -223,7 +223,9 @@ def test_file_ids_in_the_form_fields_of_an_unknown_api_are_checked(
 
 
 @pytest.mark.parametrize("path", ["/v1/realtime?model=gpt-realtime", "/v1/responses",
-                                  "/v1/live"])
+                                  "/v1/live", "/v1/realtime?call_id=rtc_abc",
+                                  # Routes with rules of their own refuse it all the same.
+                                  "/v1/live/sessions/live_abc/attach", "/v1/files/file-abc/content"])
 def test_websocket_connections_are_refused_plainly(sqlite_gateway: Gateway, path: str) -> None:
     """The gateway relays no upgraded connection, so a WebSocket handshake (Realtime, Live,
     Responses' WebSocket mode) gets a plain refusal instead of an upstream answer to a GET it

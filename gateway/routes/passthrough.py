@@ -3,18 +3,16 @@
 Fail closed for APIs the gateway has no rules for yet: a JSON body or a form that names a file
 or a holder anywhere is checked first, so a new API cannot take another principal's file. No
 purpose is checked there, since the purpose matrix cannot know what such an API accepts. Bodies
-that are not JSON (audio, SDP offers) stream through unread. WebSocket connections (Realtime,
-Live, Responses' WebSocket mode) are refused outright: their messages could name files, and the
-gateway relays no upgraded connection to check them in."""
+that are not JSON (audio, SDP offers) stream through unread. (WebSocket handshakes never get
+here: `middleware.websocket_guard` refuses them on every route.)"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
 from gateway import keys
-from gateway.errors import invalid_request
 from gateway.file_refs import find_refs
 from gateway.json_body import opens_json, read_json
 from gateway.references import check_refs, refuse_inline
@@ -27,11 +25,6 @@ OTHER_API = "other"
 
 
 async def passthrough(request: web.Request) -> web.StreamResponse:
-    if "websocket" in request.headers.get(hdrs.UPGRADE, "").lower():
-        raise invalid_request(
-            "files-gateway does not relay WebSocket connections (Realtime, Live, Responses' "
-            "WebSocket mode); use their HTTP endpoints"
-        )
     upstream = request.app[keys.UPSTREAM]
     if not request.body_exists:
         data: AsyncIterator[bytes] | bytes | None = None
