@@ -1,6 +1,6 @@
 """Multipart forms that name files or other objects by id in their text fields (the Videos API:
-`input_reference[file_id]`, `video[id]`), re-sent upstream part by part, nothing buffered but
-text fields.
+`input_reference[file_id]`, `video[id]`) or in the JSON a field holds (a Realtime call's
+`session`), re-sent upstream part by part, nothing buffered but text fields.
 
 The official SDK sends every text field before the first file part, so all references are known
 before the upstream is called. A reference that comes after a file part is refused, and the body
@@ -9,13 +9,16 @@ then stops short of its closing boundary, so the upstream never gets a whole req
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import orjson
+
 from gateway.errors import GatewayError, invalid_request
-from gateway.file_refs import LIST_KEYS, SINGLE_KEYS, FileRef
+from gateway.file_refs import LIST_KEYS, SINGLE_KEYS, FileRef, find_refs
 from gateway.form_parts import FormParts, PartHead
 from gateway.multipart import MAX_FIELD_BYTES, MAX_FIELDS, field_part, file_part_head
 
@@ -37,7 +40,22 @@ def field_refs(
         return [FileRef(path, value, api, check_purpose)]
     if keys[-1] == "id" and len(keys) == 2 and outer in holders:
         return [FileRef(path, value, api, check_purpose=False)]
-    return []
+    return _json_refs(path, value, api, check_purpose)
+
+
+def _json_refs(path: str, value: str, api: str, check_purpose: bool) -> list[FileRef]:
+    """A field holding a JSON object or array (a Realtime call's `session`) names files as a
+    JSON body does. One that does not parse names nothing: the upstream cannot read it either."""
+    if value.lstrip()[:1] not in ("{", "["):
+        return []
+    try:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return []
+    return [
+        dataclasses.replace(ref, path=path + ("" if ref.path.startswith("[") else ".") + ref.path)
+        for ref in find_refs(body, api, check_purpose=check_purpose)
+    ]
 
 
 @dataclass
@@ -46,7 +64,7 @@ class ReferenceForm:
     api: str
     holders: frozenset[str]
     check_purpose: bool = True
-    fields: list[tuple[str, str]] = field(default_factory=list)
+    fields: list[tuple[str, str, str | None]] = field(default_factory=list)
     refs: list[FileRef] = field(default_factory=list)
     boundary: str = field(default_factory=lambda: uuid.uuid4().hex)
     error: GatewayError | None = None
@@ -64,12 +82,12 @@ class ReferenceForm:
                 return
             value = await self._read_field(part)
             self.refs += field_refs(part.name, value, self.api, self.holders, self.check_purpose)
-            self.fields.append((part.name, value))
+            self.fields.append((part.name, value, part.content_type))
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
-            for name, value in self.fields:
-                yield field_part(self.boundary, name, value)
+            for name, value, content_type in self.fields:
+                yield field_part(self.boundary, name, value, content_type)
             part = self._pending
             while part is not None:
                 if part.filename is not None:
@@ -85,7 +103,7 @@ class ReferenceForm:
                             f"Form field {part.name!r} names an object after a file part; send "
                             "such fields first", param=part.name,
                         )
-                    yield field_part(self.boundary, part.name, value)
+                    yield field_part(self.boundary, part.name, value, part.content_type)
                 part = await self.parts.next_part()
             yield f"--{self.boundary}--\r\n".encode()
         except GatewayError as exc:

@@ -33,3 +33,24 @@ def test_field_refs(name: str, expected: list[tuple[str, bool]]) -> None:
     refs = field_refs(name, "file-x", "videos", HOLDERS)
     assert [(ref.path, ref.check_purpose) for ref in refs] == expected
     assert all(ref.file_id == "file-x" and ref.api == "videos" for ref in refs)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("session", '{"tools": [{"container": {"file_ids": ["file-a"]}}]}',
+         [("session.tools[0].container.file_ids[0]", "file-a")]),
+        ("session", ' \n{"input_file": {"file_id": "file-b"}}', [("session.input_file.file_id", "file-b")]),
+        ("items", '[{"file_id": "file-c"}]', [("items[0].file_id", "file-c")]),
+        ("session", '{"vector_store_ids": ["vs_1"]}', [("session.vector_store_ids[0]", "vs_1")]),
+        ("session", '{"metadata": {"file_id": "file-d"}}', []),  # labels name nothing
+        ("session", '{"file_id": "file-e"', []),  # not JSON: the upstream cannot read it either
+        ("prompt", "[draft] describe file-f", []),
+        ("prompt", '"file-g"', []),
+    ],
+)
+def test_json_held_in_a_field_names_files_as_a_body_does(
+    name: str, value: str, expected: list[tuple[str, str]]
+) -> None:
+    refs = field_refs(name, value, "other", HOLDERS, check_purpose=False)
+    assert [(ref.path, ref.file_id) for ref in refs] == expected

@@ -243,3 +243,33 @@ def test_websocket_connections_are_refused_plainly(sqlite_gateway: Gateway, path
     reply = call(sqlite_gateway.url, "GET", "/v1/embeddings", h2c)
     assert reply.json()["error"]["message"] == "Invalid URL (GET /v1/embeddings)"  # the sandbox's
     assert [entry["path"] for entry in sqlite_gateway.sandbox.requests()] == ["/v1/embeddings"]
+
+
+def test_json_in_a_form_field_is_checked_and_keeps_its_type(
+    make_gateway: GatewayFactory, recorder: str
+) -> None:
+    """A field holding JSON (the SDK sends a Realtime call's `session` as an `application/json`
+    part) names files as a JSON body does, and goes upstream with the type it came with."""
+    def form(file_id: str) -> tuple[str, bytes]:
+        boundary = "typedb0undary"
+        parts = [("sdp", "application/sdp", "v=0\r\n"),
+                 ("session", "application/json", json.dumps(session(file_id)["session"]))]
+        body = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+            f"Content-Type: {kind}\r\n\r\n{value}\r\n".encode() for name, kind, value in parts)
+        return f"multipart/form-data; boundary={boundary}", body + f"--{boundary}--\r\n".encode()
+
+    gateway = make_gateway()
+    private = upload(gateway, "bob", "user_data", "private_only")
+    refused = post(gateway, form(private)[1], form(private)[0])
+    assert (refused.status, refused.code) == (403, "private_only_forbidden"), refused.body
+    assert refused.json()["error"]["param"] == "session.tools[0].container.file_ids[0]"
+    assert gateway.sandbox.requests() == []
+
+    mine = upload(gateway, "alice", "user_data")
+    content_type, body = form(mine)
+    reply = post(make_gateway(**{"upstream.url": recorder}), body, content_type)
+    assert reply.status == 200, reply.body
+    head = reply.json()["head"]
+    assert 'name="session"\r\nContent-Type: application/json\r\n\r\n{' in head
+    assert 'name="sdp"\r\nContent-Type: application/sdp\r\n\r\nv=0' in head
