@@ -26,6 +26,7 @@ from gateway.middleware import (
 from gateway.routes import (
     agents,
     attached,
+    calls,
     chatkit,
     evals,
     files,
@@ -35,6 +36,7 @@ from gateway.routes import (
     models,
     objects,
     passthrough,
+    safety,
     scanned,
     skills,
     stored,
@@ -131,8 +133,10 @@ def create_app(
     skills.add_routes(router)
     videos.add_routes(router)
     agents.add_routes(router)
+    calls.add_routes(router)
     chatkit.add_routes(router)
     models.add_routes(router)
+    safety.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)

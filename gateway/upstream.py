@@ -26,8 +26,9 @@ _REQUEST_ALLOW = frozenset(
 _RESPONSE_ALLOW = frozenset(
     {
         "content-type", "content-length", "content-encoding", "content-disposition", "cache-control",
-        "etag", "last-modified", "retry-after", "retry-after-ms", "x-should-retry", "x-request-id",
-        "openai-organization", "openai-processing-ms", "openai-version", "openai-project",
+        # A Realtime call's id comes only in its Location (`/v1/realtime/calls/{call_id}`).
+        "etag", "last-modified", "location", "retry-after", "retry-after-ms", "x-should-retry",
+        "x-request-id", "openai-organization", "openai-processing-ms", "openai-version", "openai-project",
     }
 )
 CHUNK = 256 * 1024

@@ -115,7 +115,8 @@ def test_this_stop_s_new_checks_fail_closed_when_the_store_is_down(
     redis_gateway: Gateway, own_redis: RedisServer
 ) -> None:
     """Every new way of deciding (a file named to an API without rules, a fine-tuned model, a
-    ChatKit end user, an agent session) is a 503 that nothing passes while the store is down."""
+    ChatKit end user, an agent session, a phone call claimed, a Live recording) is a 503 that
+    nothing passes while the store is down."""
     gateway = redis_gateway
     file_id = gateway.client("alice").files.create(
         file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="user_data"
@@ -130,6 +131,7 @@ def test_this_stop_s_new_checks_fail_closed_when_the_store_is_down(
         ("/v1/agents/sessions", {"agent": {"model": "gpt-5"}, "environment": {
             "type": "openai_hosted", "files": [{"type": "file_id", "file_id": file_id,
                                                 "path": "/workspace/a"}]}}),
+        ("/v1/realtime/calls/rtc_abc/accept", {"type": "realtime"}),  # claiming a phone call
     )
     for path, body in asks:
         started = time.monotonic()
@@ -137,4 +139,5 @@ def test_this_stop_s_new_checks_fail_closed_when_the_store_is_down(
                      json.dumps(body).encode(), timeout=10)
         assert_store_unavailable(reply, time.monotonic() - started)
     assert_store_unavailable(*timed(gateway, "/v1/models/ft:gpt-4o-mini:acme::abc123"))
+    assert_store_unavailable(*timed(gateway, "/v1/live/sessions/live_abc/content"))
     assert gateway.sandbox.requests() == []

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from aiohttp import web
 
 from gateway import keys
-from gateway.file_refs import FileRef
+from gateway.file_refs import FileRef, find_refs
 from gateway.records import FileRecord
 from gateway.routes.batch_input import batch_input_refs
 from gateway.routes.paged import ListSpec
@@ -69,6 +69,13 @@ class Holder:
     # The upstream deletes it with DELETE on its path (batches and jobs are only cancelled).
     deletable: bool = True
     inner_refs: InnerRefs | None = None
+    # False for an API the purpose matrix does not know: files it is given are checked for use
+    # by the caller, not for purpose.
+    checks_purpose: bool = True
+
+    def refs(self, body: Any) -> list[FileRef]:
+        """What a body sent to this holder's API references."""
+        return find_refs(body, self.api, check_purpose=self.checks_purpose)
 
 
 BATCHES = Holder("batch", "batches", "/v1/batches",

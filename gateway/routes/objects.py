@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 from typing import Any
 
 from aiohttp import web
@@ -12,7 +11,6 @@ from aiohttp.typedefs import Handler
 from gateway import keys
 from gateway.enforce import decide_file, path_id, raw_id, scope
 from gateway.errors import store_unavailable, upstream_unavailable
-from gateway.file_refs import find_refs
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action, decide_bundle_download
 from gateway.records import FileRecord
@@ -27,10 +25,9 @@ from gateway.upstream_connection import UpstreamProtocolError
 
 
 def create(holder: Holder) -> Handler:
-    refs = functools.partial(find_refs, api=holder.api)
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        raw, body, records = await checked_json(request, refs)
+        raw, body, records = await checked_json(request, holder.refs)
         if holder.inner_refs is not None:
             # Only after the body's own ids: the input file itself must be the caller's to use.
             records.update(await check_refs(request, await holder.inner_refs(request, body)))
@@ -113,14 +110,13 @@ def retrieve(holder: Holder, *, derive: bool = True) -> Handler:
 
 def mutate(holder: Holder, *, deletes: bool = False) -> Handler:
     """Cancel, modify or delete: the owner, or the org when the object is not private."""
-    refs = functools.partial(find_refs, api=holder.api)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         record = await decided(request, holder, Action.DELETE)
         raw: bytes | None = None
         if request.body_exists:
             # What a change puts into the object is held by it: a private file only by its owner's.
-            raw, _, _ = await checked_json(request, refs, holder=record)
+            raw, _, _ = await checked_json(request, holder.refs, holder=record)
         response = await send(request, holder.collection + "/{object_id}", body=raw)
         if deletes and response.status == 200 and record is not None:
             # The object is gone upstream; a live record left behind only leads to upstream 404s.

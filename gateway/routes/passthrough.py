@@ -14,7 +14,9 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.file_refs import find_refs
+from gateway.http_client import UpstreamResponse
 from gateway.json_body import opens_json, read_json
+from gateway.records import FileRecord
 from gateway.references import check_refs, refuse_inline
 from gateway.routes.forward import JSON_LIMIT, checked_form, send_form
 from gateway.upstream import CHUNK, relay
@@ -25,24 +27,35 @@ OTHER_API = "other"
 
 
 async def passthrough(request: web.Request) -> web.StreamResponse:
+    response, _ = await send_checked(request, ROUTE)
+    return await relay(request, response)
+
+
+async def send_checked(
+    request: web.Request, route: str, api: str = OTHER_API
+) -> tuple[UpstreamResponse, dict[str, FileRecord]]:
+    """The request forwarded as it came, once every reference its JSON body or form makes is
+    checked (purpose unchecked); any other body streams through unread. Returns the answer and
+    the records of what the body referenced."""
     upstream = request.app[keys.UPSTREAM]
+    records: dict[str, FileRecord] = {}
     if not request.body_exists:
         data: AsyncIterator[bytes] | bytes | None = None
     elif request.content_type == "multipart/form-data":
-        form, _ = await checked_form(request, OTHER_API, check_purpose=False)
-        return await relay(request, await send_form(request, ROUTE, form))
+        form, records = await checked_form(request, api, check_purpose=False)
+        return await send_form(request, route, form), records
     else:
         head, is_json = await _head(request)
         if is_json:
             data, body = await read_json(request, JSON_LIMIT, head)
             refuse_inline(request.app[keys.SETTINGS].policy, body)
-            await check_refs(request, find_refs(body, OTHER_API, check_purpose=False))
+            records = await check_refs(request, find_refs(body, api, check_purpose=False))
         else:
             data = _chain(head, request.content.iter_chunked(CHUNK))
     response = await upstream.send(
-        request.method, request.raw_path, upstream.request_headers(request), route=ROUTE, data=data
+        request.method, request.raw_path, upstream.request_headers(request), route=route, data=data
     )
-    return await relay(request, response)
+    return response, records
 
 
 async def _head(request: web.Request) -> tuple[bytes, bool]:
