@@ -25,6 +25,13 @@ TOKEN = "sk-bench-alice"
 PRINCIPAL, ORG = "alice", "acme"
 OTHER_OWNER, OTHER_ORG = "key:5e0c1f2a9b7d", "other"
 POLICY_VERSION = "2026-11-26"
+# What an SDK sends to an API the gateway has no rules for (embeddings): about 1 KiB of JSON,
+# ASCII (it is written into wrk's Lua script as a string literal).
+EMBEDDINGS_BODY = json.dumps({
+    "model": "text-embedding-3-small", "encoding_format": "float",
+    "input": [f"Row {row}: the quarterly figures for region {row} rose by {row * 7 % 31} per cent."
+              for row in range(14)],
+}, separators=(",", ":"))
 CREATED_AT = 1_767_000_000
 PAGE = 10_000
 
@@ -178,6 +185,11 @@ http {{
             # called, so the file object is answered only after every byte arrived.
             proxy_request_buffering on;
             proxy_pass http://127.0.0.1:{sink_port}/;
+        }}
+        # An API the gateway has no rules for: it reads and checks the JSON body, then sends it.
+        location = /v1/embeddings {{
+            default_type application/json;
+            return 200 '{{"object":"list","data":[{{"object":"embedding","index":0,"embedding":[0.0125,-0.0078]}}],"model":"text-embedding-3-small","usage":{{"prompt_tokens":160,"total_tokens":160}}}}';
         }}
         location = /v1/files/{big}/content {{ alias {www}/big.bin; }}
         location ~ "^/v1/files/[A-Za-z0-9_-]+/content$" {{ try_files /small.bin =404; }}

@@ -34,9 +34,10 @@ end
 function init(args)
   i = offset or 0
 end
+local body = {body}
 function request()
   i = i % n + 1
-  return wrk.format("GET", "{prefix}" .. ids[i] .. "{suffix}")
+  return wrk.format(body and "POST" or "GET", "{prefix}" .. ids[i] .. "{suffix}", nil, body)
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -64,15 +65,18 @@ def sdk_headers(suffix: str) -> dict[str, str]:
     return {**SDK_HEADERS, "Accept": "application/binary" if suffix == "/content" else "application/json"}
 
 
-def write_script(path: Path, ids: list[str], token: str, prefix: str, suffix: str) -> Path:
+def write_script(
+    path: Path, ids: list[str], token: str, prefix: str, suffix: str, body: str | None = None
+) -> Path:
     """Requests as the SDK sends them: `files.content` asks for application/binary, the rest
-    for application/json."""
+    for application/json; with `body` (ASCII: a Lua string literal), a JSON POST."""
     quoted = ", ".join(json.dumps(i) for i in ids)
+    sent = sdk_headers(suffix) | ({"Content-Type": "application/json"} if body else {})
     headers = "\n".join(
-        f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}"
-        for name, value in sdk_headers(suffix).items()
+        f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}" for name, value in sent.items()
     )
-    path.write_text(LUA.format(ids=quoted, token=token, prefix=prefix, suffix=suffix, headers=headers))
+    path.write_text(LUA.format(ids=quoted, token=token, prefix=prefix, suffix=suffix, headers=headers,
+                               body=json.dumps(body) if body else "nil"))
     return path
 
 

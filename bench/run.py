@@ -158,9 +158,12 @@ class Bench:
 
     # -- sanity checks -----------------------------------------------------------------------
 
-    def get(self, system: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    def get(self, system: str, path: str, body: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        """GET `path`, or POST `body` to it as JSON."""
         request = urllib.request.Request(
-            self.url(system) + path, headers={"Authorization": f"Bearer {fixtures.TOKEN}"}
+            self.url(system) + path, data=body.encode() if body else None,
+            headers={"Authorization": f"Bearer {fixtures.TOKEN}",
+                     **({"Content-Type": "application/json"} if body else {})},
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -175,13 +178,16 @@ class Bench:
             assert status == 200 and len(body) == 1024, (system, status, body[:200])
             status, _, body = self.get(system, f"/v1/files/{allowed}")
             assert status == 200 and json.loads(body)["id"] == allowed, (system, status, body[:200])
+            status, _, body = self.get(system, "/v1/embeddings", fixtures.EMBEDDINGS_BODY)
+            assert status == 200 and json.loads(body)["object"] == "list", (system, status, body[:200])
         for system in (*GATEWAYS, *LEVERS):
             status, headers, body = self.get(system, f"/v1/files/{blocked}/content")
             reason = {k.lower(): v for k, v in headers.items()}.get("x-gateway-reason")
             assert status == 403 and reason == "download_disabled", (system, status, body[:200])
             _, _, body = self.get(system, f"/v1/files/{allowed}")
             assert "gateway" in json.loads(body), (system, body[:200])
-        self.results["checks"].append("allowed downloads return the 1 KiB body; blocked ones 403 download_disabled")
+        self.results["checks"].append("allowed downloads return the 1 KiB body; blocked ones 403 download_disabled; "
+                                      "the JSON POST to an API without rules is answered 200")
         # The upstream must hold the whole upload before it answers, or upload throughput is
         # meaningless: send a body in slow pieces and watch for any early byte of an answer.
         early, status = upload_answers_early(self.ports["direct"])
@@ -225,6 +231,9 @@ class Bench:
         self.rate_case("small_c1", SYSTEMS, small, 1)
         self.rate_case("blocked_c32", GATEWAYS, self.script("blocked", self.ids.blocked, "/content"), 32)
         self.rate_case("meta_c32", SYSTEMS, self.script("meta", self.ids.allowed, ""), 32)
+        post = load.write_script(self.run / "json.lua", [""], fixtures.TOKEN, "/v1/embeddings", "",
+                                 fixtures.EMBEDDINGS_BODY)
+        self.rate_case("json_c32", SYSTEMS, post, 32)
         self.levers(small)
 
     def levers(self, small: Path) -> None:
@@ -472,6 +481,9 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         ("", "p99 ms", rate_cells("blocked_c32", "p99_ms", 2, False)),
         ("retrieve metadata, c=32", "rps", rate_cells("meta_c32", "rps", 0, True)),
         ("", "p99 ms", rate_cells("meta_c32", "p99_ms", 2, False)),
+        (f"JSON POST to an API without rules ({len(fixtures.EMBEDDINGS_BODY):,} B, read and checked "
+         "for file ids), c=32", "rps", rate_cells("json_c32", "rps", 0, True)),
+        ("", "p99 ms", rate_cells("json_c32", "p99_ms", 2, False)),
     ]
     lists = cases["list"]
     list_cells = []
