@@ -14,11 +14,12 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from gateway.errors import GatewayError, invalid_request
-from gateway.file_refs import LIST_KEYS, SINGLE_KEYS, FileRef, find_refs
+from gateway.file_refs import LIST_KEYS, SINGLE_KEYS, FileRef, find_inline, find_refs
 from gateway.form_parts import FormParts, PartHead
 from gateway.multipart import MAX_FIELD_BYTES, MAX_FIELDS, field_part, file_part_head
 
@@ -40,22 +41,35 @@ def field_refs(
         return [FileRef(path, value, api, check_purpose)]
     if keys[-1] == "id" and len(keys) == 2 and outer in holders:
         return [FileRef(path, value, api, check_purpose=False)]
-    return _json_refs(path, value, api, check_purpose)
-
-
-def _json_refs(path: str, value: str, api: str, check_purpose: bool) -> list[FileRef]:
-    """A field holding a JSON object or array (a Realtime call's `session`) names files as a
-    JSON body does. One that does not parse names nothing: the upstream cannot read it either."""
-    if value.lstrip()[:1] not in ("{", "["):
-        return []
-    try:
-        body = orjson.loads(value)
-    except orjson.JSONDecodeError:
+    document = field_json(value)
+    if document is None:
         return []
     return [
-        dataclasses.replace(ref, path=path + ("" if ref.path.startswith("[") else ".") + ref.path)
-        for ref in find_refs(body, api, check_purpose=check_purpose)
+        dataclasses.replace(ref, path=_within(path, ref.path))
+        for ref in find_refs(document, api, check_purpose=check_purpose)
     ]
+
+
+def field_json(value: str) -> Any:
+    """The JSON object or array a field holds (a Realtime call's `session`), which names files
+    as a JSON body does; None for any other value. One that does not parse is None too: the
+    upstream cannot read it either."""
+    if value.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def inline_in_fields(fields: list[tuple[str, str, str | None]]) -> list[str]:
+    """Paths of the inline file inputs in the JSON the fields hold, for `inline_files: deny`."""
+    return [_within(name, path) for name, value, _ in fields
+            for path in find_inline(field_json(value))]
+
+
+def _within(field_path: str, path: str) -> str:
+    return field_path + ("" if path.startswith("[") else ".") + path
 
 
 @dataclass

@@ -169,7 +169,7 @@ def _quote(value: str) -> str:
 def field_part(boundary: str, name: str, value: str, content_type: str | None = None) -> bytes:
     """One text field of a form the gateway writes, with the type it came with (a Realtime
     call's `session` is `application/json`, its `sdp` `application/sdp`)."""
-    typed = f"Content-Type: {content_type}\r\n" if content_type else ""
+    typed = f"Content-Type: {_quote(content_type)}\r\n" if content_type else ""
     return (
         f"--{boundary}\r\nContent-Disposition: form-data; name=\"{_quote(name)}\"\r\n{typed}\r\n"
         f"{value}\r\n"

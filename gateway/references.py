@@ -33,9 +33,12 @@ def accepts(policy: Policy, record: FileRecord, api: str) -> bool:
 
 
 def refuse_inline(policy: Policy, body: object) -> None:
-    if policy.inline_files != "deny":
-        return
-    paths = find_inline(body)
+    if policy.inline_files == "deny":
+        refuse_inline_at(find_inline(body))
+
+
+def refuse_inline_at(paths: list[str]) -> None:
+    """Refuse the first of these inline file inputs, if any (policy `inline_files: deny`)."""
     if paths:
         raise GatewayError(
             400, "purpose_api_mismatch", "Inline file inputs are disabled by policy", param=paths[0]

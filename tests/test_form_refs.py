@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.form_refs import field_refs
+from gateway.form_refs import field_refs, inline_in_fields
 
 HOLDERS = frozenset({"video"})
 
@@ -54,3 +54,11 @@ def test_json_held_in_a_field_names_files_as_a_body_does(
 ) -> None:
     refs = field_refs(name, value, "other", HOLDERS, check_purpose=False)
     assert [(ref.path, ref.file_id) for ref in refs] == expected
+
+
+def test_inline_files_in_the_json_fields_hold() -> None:
+    fields = [("model", "gpt-realtime", None), ("prompt", "[draft] file_data", None),
+              ("session", '{"input": [{"type": "input_file", "file_data": "data:;base64,AA"}]}',
+               "application/json"),
+              ("items", '[{"file_url": "https://example.com/a.pdf"}]', None)]
+    assert inline_in_fields(fields) == ["session.input[0].file_data", "items[0].file_url"]

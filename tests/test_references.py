@@ -284,6 +284,26 @@ def test_inline_files_refused_when_the_policy_says_so(make_gateway: GatewayFacto
     assert gateway.sandbox.requests() == []
 
 
+def test_inline_files_in_a_forms_json_refused_when_the_policy_says_so(
+    make_gateway: GatewayFactory,
+) -> None:
+    """A Realtime call's `session`, sent as a form's JSON part, is held to the same policy."""
+
+    def deny_inline(policy: dict[str, Any]) -> None:
+        policy["inline_files"] = "deny"
+
+    gateway = make_gateway(deny_inline)
+    session = {"type": "realtime", "tools": [{"type": "code_interpreter", "container": {
+        "type": "auto", "files": [{"file_data": "data:text/csv;base64,AAAA"}]}}]}
+    content_type, body = multipart([("sdp", "v=0"), ("session", json.dumps(session))], [])
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "POST", "/v1/realtime/calls",
+                 {**auth("alice"), "Content-Type": content_type}, body)
+    assert (reply.status, reply.code) == (400, "purpose_api_mismatch"), reply.body
+    assert reply.json()["error"]["param"] == "session.tools[0].container.files[0].file_data"
+    assert gateway.sandbox.requests() == []
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
                                           "application/octet-stream"])
 @pytest.mark.parametrize("path", ["/v1/responses", "/v1/chat/completions",

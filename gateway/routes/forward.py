@@ -13,11 +13,11 @@ from gateway.decisions import DecisionScope
 from gateway.errors import GatewayError
 from gateway.file_refs import FileRef
 from gateway.form_parts import FormParts, form_boundary
-from gateway.form_refs import ReferenceForm
+from gateway.form_refs import ReferenceForm, inline_in_fields
 from gateway.http_client import UpstreamResponse
 from gateway.json_body import read_json
 from gateway.records import FileRecord
-from gateway.references import check_refs, refuse_inline
+from gateway.references import check_refs, refuse_inline, refuse_inline_at
 from gateway.upstream import CHUNK
 
 log = logging.getLogger("files_gateway")
@@ -90,10 +90,13 @@ async def checked_form(
     holder: FileRecord | None = None, *, check_purpose: bool = True,
 ) -> tuple[ReferenceForm, dict[str, FileRecord]]:
     """A multipart body read up to its first file part, every reference it makes there checked
-    (as check_refs, `holder` included); the rest follows in send_form."""
+    (as check_refs, `holder` included) and, under `inline_files: deny`, the inline files in
+    the JSON its fields hold refused; the rest follows in send_form."""
     parts = FormParts(request.content, form_boundary(request.headers.get(hdrs.CONTENT_TYPE, "")))
     form = ReferenceForm(parts, api, holders, check_purpose)
     await form.read_head()
+    if request.app[keys.SETTINGS].policy.inline_files == "deny":
+        refuse_inline_at(inline_in_fields(form.fields))
     return form, await check_refs(request, form.refs, holder)
 
 

@@ -25,7 +25,6 @@ from gateway.upstream_connection import UpstreamProtocolError
 
 
 def create(holder: Holder) -> Handler:
-
     async def handler(request: web.Request) -> web.StreamResponse:
         raw, body, records = await checked_json(request, holder.refs)
         if holder.inner_refs is not None:
