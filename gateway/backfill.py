@@ -40,6 +40,10 @@ def _nothing(item: Item) -> str | None:
     return None
 
 
+def _nothing_of_its_own(item: Item) -> str:
+    return ""
+
+
 def _own_id(item: Item) -> str:
     return str(item["id"])
 
@@ -51,6 +55,16 @@ def _thread_end_user(item: Item) -> str:
 def _trained_model(item: Item) -> str:
     model = item.get("fine_tuned_model")
     return model if isinstance(model, str) else ""
+
+
+def _checkpoint_model(item: Item) -> str:
+    model = item.get("fine_tuned_model_checkpoint")
+    return model if isinstance(model, str) else ""
+
+
+def _checkpoint_job(item: Item) -> str | None:
+    job = item.get("fine_tuning_job_id")
+    return str(job) if job else None
 
 
 def _run_source_file(item: Item) -> str | None:
@@ -81,6 +95,9 @@ AGENTS_BETA = (("OpenAI-Beta", "agents=v1"),)
 
 
 EVAL_RUNS = Collection("/v1/evals/{parent}/runs", "eval.run", 100, derived_from=_run_source_file)
+# A job's checkpoints (`ft:…:ckpt-step-N`) are its models too, listed job by job.
+CHECKPOINTS = Collection("/v1/fine_tuning/jobs/{parent}/checkpoints", "model", 100,
+                         derived_from=_checkpoint_job, record_id=_checkpoint_model)
 COLLECTIONS = {
     "files": Collection("/v1/files", "file", 1000, _purpose),
     "chat_completions": Collection("/v1/chat/completions", "chat.completion", 100),
@@ -100,6 +117,9 @@ COLLECTIONS = {
     # A job's model, once trained: used by name, it is no file the upstream can list.
     "fine_tuned_models": Collection("/v1/fine_tuning/jobs", "model", 100,
                                     record_id=_trained_model),
+    # The jobs are listed only to reach their checkpoints; `fine_tuning_jobs` adopts them.
+    "fine_tuned_checkpoints": Collection("/v1/fine_tuning/jobs", "fine_tuning.job", 100,
+                                         record_id=_nothing_of_its_own, below=CHECKPOINTS),
     # Threads are made by end users' browsers: adopting them adopts their end users.
     "chatkit_users": Collection("/v1/chatkit/threads", "chatkit.user", 100,
                                 headers=(("OpenAI-Beta", "chatkit_beta=v1"),),

@@ -116,7 +116,8 @@ def parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--objects", type=_backfill_objects, default=("files",),
         help="what to adopt, comma-separated: files (the default), chat_completions, evals "
-             "(with their runs), skills, videos, fine_tuning_jobs, fine_tuned_models, agents, "
+             "(with their runs), skills, videos, fine_tuning_jobs, fine_tuned_models, "
+             "fine_tuned_checkpoints, agents, "
              "agent_sessions, agent_environments, agent_templates, agent_automations, vaults, "
              "chatkit_users",
     )

@@ -119,12 +119,13 @@ def test_a_batch_naming_another_org_s_model_is_refused(sqlite_gateway: Gateway) 
 def test_models_trained_before_the_gateway_are_adopted(
     sandbox: Sandbox, make_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
-    """An untracked fine-tuned model is refused until backfill adopts its job's model."""
+    """An untracked fine-tuned model, or checkpoint, is refused until backfill adopts it."""
     store, config = backfill_config(sandbox, tmp_path)
     direct = openai.OpenAI(api_key="sk-admin", base_url=sandbox.url + "/v1", max_retries=0)
     training = direct.files.create(file=("t.jsonl", TRAINING), purpose="fine-tune")
     job = direct.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
     model = str(job.fine_tuned_model)
+    [checkpoint] = [c.fine_tuned_model_checkpoint for c in direct.fine_tuning.jobs.checkpoints.list(job.id)]
     direct.close()
     gateway = make_gateway(store=store)
     assert ask(gateway, "bob", model) == (403, "file_untracked", "model")
@@ -135,6 +136,13 @@ def test_models_trained_before_the_gateway_are_adopted(
     assert gateway.client("bob").responses.create(model=model, input="hi").model == model
     assert gateway.client("bob").fine_tuning.jobs.retrieve(job.id).id == job.id
     assert ask(gateway, "carol", model) == (*NOT_FOUND, "model")
+
+    assert ask(gateway, "bob", checkpoint) == (403, "file_untracked", "model")
+    code, output = backfill(config, "--objects", "fine_tuned_checkpoints")
+    assert code == 0, output
+    assert "backfill done: seen 1, adopted 1, already known 0" in output
+    assert gateway.client("bob").responses.create(model=checkpoint, input="hi").model == checkpoint
+    assert ask(gateway, "carol", checkpoint) == (*NOT_FOUND, "model")
 
 
 def test_a_job_s_checkpoints_are_its_models_too(sqlite_gateway: Gateway) -> None:
