@@ -39,6 +39,7 @@ from . import (
     vector_stores,
     video_characters,
     videos,
+    webhook_endpoints,
 )
 from .keys import FAULTS, REQUEST_LOG, STATE
 from .middlewares import inject_faults, openai_errors, record_requests, require_bearer
@@ -93,7 +94,7 @@ def create_sandbox_app(data_dir: Path | None = None) -> web.Application:
         # before `/v1/agents/environments/{environment_id}`, so neither is taken for an id.
         agent_templates, agent_environments, agent_artifacts, agent_sessions, agent_automations,
         agents, agent_vaults, chatkit_sessions, chatkit_threads, live_sessions, realtime_calls,
-        safety, control,
+        safety, webhook_endpoints, control,
     )
     for module in modules:
         app.add_routes(module.routes())

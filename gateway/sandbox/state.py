@@ -72,6 +72,18 @@ class Call:
 
 
 @dataclass
+class WebhookEndpoint:
+    """A webhook endpoint as retrieval answers it, and the secrets deliveries to it would be signed
+    with. The API shows a secret only once, so the sandbox is the one place that still knows it."""
+
+    object: JsonObject
+    secret: str
+    # A secret a rotation kept valid for 24 hours, and when it lapses; otherwise the old one
+    # stopped verifying at the rotation.
+    previous: tuple[str, int] | None = None
+
+
+@dataclass
 class Stored:
     """A stored Chat Completion, Response, Conversation, Eval, Eval run or Skill as answered, with
     what is listed under it (the request messages, the input items, the conversation items, the
@@ -136,6 +148,8 @@ class SandboxState:
         # Safety alerts (about a response) and cases (about a safety identifier), by id.
         self.safety_alerts: dict[str, JsonObject] = {}
         self.safety_cases: dict[str, JsonObject] = {}
+        # Webhook endpoints, in creation order (their list pages newest first).
+        self.webhook_endpoints: dict[str, WebhookEndpoint] = {}
 
     @property
     def files(self) -> FileStore:
