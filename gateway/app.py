@@ -42,6 +42,7 @@ from gateway.routes import (
     stored,
     uploads,
     videos,
+    webhooks,
 )
 from gateway.routes.holders import BATCHES, CONTAINERS, JOBS, VECTOR_STORES
 from gateway.settings import Settings
@@ -137,6 +138,7 @@ def create_app(
     chatkit.add_routes(router)
     models.add_routes(router)
     safety.add_routes(router)
+    webhooks.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
     router.add_route("*", "/v1/{tail:.*}", passthrough.passthrough)

@@ -120,6 +120,7 @@ COLLECTIONS = {
     # The jobs are listed only to reach their checkpoints; `fine_tuning_jobs` adopts them.
     "fine_tuned_checkpoints": Collection("/v1/fine_tuning/jobs", "fine_tuning.job", 100,
                                          record_id=_nothing_of_its_own, below=CHECKPOINTS),
+    "webhook_endpoints": Collection("/v1/webhook_endpoints", "webhook_endpoint", 100),
     # Threads are made by end users' browsers: adopting them adopts their end users.
     "chatkit_users": Collection("/v1/chatkit/threads", "chatkit.user", 100,
                                 headers=(("OpenAI-Beta", "chatkit_beta=v1"),),

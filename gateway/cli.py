@@ -119,7 +119,7 @@ def parser() -> argparse.ArgumentParser:
              "(with their runs), skills, videos, fine_tuning_jobs, fine_tuned_models, "
              "fine_tuned_checkpoints, agents, "
              "agent_sessions, agent_environments, agent_templates, agent_automations, vaults, "
-             "chatkit_users",
+             "chatkit_users, webhook_endpoints",
     )
     backfill.set_defaults(func=_backfill)
 
