@@ -658,6 +658,9 @@ def main() -> int:
         f"everything on 127.0.0.1; took {results['elapsed_seconds'] / 60:.1f} min; load average before the run: "
         f"{results['loadavg_before']}; niceness {os.nice(0)}.",
         *(f"Check: {line}" for line in results["checks"]),
+        *(["Caution: one round. Shared machines drift by half between rounds (docs/performance.md, "
+           "runs 22 to 26), so the verdicts below may be the machine's; rerun with --rounds 3."]
+          if args.rounds == 1 else []),
         "",
         render(results, args),
         "",
