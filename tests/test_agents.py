@@ -8,14 +8,15 @@ alice and bob share org acme; carol is in globex.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
 from openai.types.beta import AgentSessionCreatedEvent
 
+from tests import sdk
 from tests.conftest import Gateway
 from tests.http import call
 from tests.sdk import refusal, refused
@@ -24,11 +25,7 @@ NOT_FOUND = (404, "file_not_found")
 ROWS = b"name,salary\nada,100\n"
 
 
-def upload(gateway: Gateway, who: str, purpose: str = "user_data", access: str | None = None) -> str:
-    return gateway.client(who).files.create(
-        file=("rows.csv", io.BytesIO(ROWS)), purpose=purpose,  # type: ignore[arg-type]
-        extra_headers={"X-File-Access": access} if access else {},
-    ).id
+upload = partial(sdk.upload, data=ROWS, filename="rows.csv")
 
 
 def hosted(*file_ids: str) -> Any:

@@ -3,7 +3,6 @@ a reference of the batch's creator, judged by the API each line calls."""
 
 from __future__ import annotations
 
-import io
 import json
 from functools import partial
 from typing import Any
@@ -12,15 +11,7 @@ import openai
 import pytest
 
 from tests.conftest import Gateway
-from tests.sdk import refusal
-
-
-def upload(gateway: Gateway, who: str, purpose: str, access: str | None = None,
-           data: bytes = b"%PDF-1.4\n") -> str:
-    return gateway.client(who).files.create(
-        file=("f.jsonl", io.BytesIO(data)), purpose=purpose,  # type: ignore[arg-type]
-        extra_headers={"X-File-Access": access} if access else {},
-    ).id
+from tests.sdk import refusal, upload
 
 
 def line(custom_id: str, url: str, body: dict[str, Any]) -> bytes:
@@ -35,7 +26,7 @@ def reading(file_id: str) -> dict[str, Any]:
 
 def batch_of(gateway: Gateway, who: str, *lines: bytes) -> Any:
     return gateway.client(who).batches.create(
-        input_file_id=upload(gateway, who, "batch", data=b"".join(lines)),
+        input_file_id=upload(gateway, who, "batch", data=b"".join(lines), filename="f.jsonl"),
         endpoint="/v1/responses", completion_window="24h",
     )
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
+from functools import partial
 
 import openai
 import pytest
 
+from tests import sdk
 from tests.conftest import Gateway
 from tests.http import call
 
@@ -18,12 +19,7 @@ def auth(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer sk-{who}", "Content-Type": "application/json"}
 
 
-def upload(gateway: Gateway, who: str, purpose: str, access: str | None = None,
-           data: bytes = JSONL) -> str:
-    return gateway.client(who).files.create(
-        file=("d.jsonl", io.BytesIO(data)), purpose=purpose,  # type: ignore[arg-type]
-        extra_headers={"X-File-Access": access} if access else {},
-    ).id
+upload = partial(sdk.upload, data=JSONL, filename="d.jsonl")
 
 
 def test_private_batch_and_its_output_inherit(gateway: Gateway) -> None:

@@ -7,12 +7,13 @@ alice and bob share org acme; carol is in globex.
 
 from __future__ import annotations
 
-import io
 import json
+from functools import partial
 from typing import Any
 
 import pytest
 
+from tests import sdk
 from tests.conftest import Gateway, GatewayFactory, MemorySink
 from tests.http import call
 from tests.sdk import refused
@@ -22,11 +23,7 @@ CRITERIA: list[Any] = [{"type": "string_check", "name": "same", "input": "{{item
                         "reference": "x", "operation": "eq"}]
 
 
-def upload(gateway: Gateway, who: str, access: str | None = None) -> str:
-    return gateway.client(who).files.create(
-        file=("rows.jsonl", io.BytesIO(ROWS)), purpose="evals",
-        extra_headers={"X-File-Access": access} if access else {},
-    ).id
+upload = partial(sdk.upload, purpose="evals", data=ROWS, filename="rows.jsonl")
 
 
 def make_eval(gateway: Gateway, who: str) -> str:
@@ -98,11 +95,11 @@ def test_output_items_follow_the_file_s_download_rule(make_gateway: GatewayFacto
         403, "purpose_download_forbidden")
     assert gateway.sandbox.requests() == []
 
-    sealed = run_on(gateway, "alice", eval_id, upload(gateway, "alice", "no_download"))
+    sealed = run_on(gateway, "alice", eval_id, upload(gateway, "alice", access="no_download"))
     assert refused(lambda: gateway.client("alice").evals.runs.output_items.list(
         sealed, eval_id=eval_id)) == (403, "download_disabled")
 
-    private = run_on(gateway, "alice", eval_id, upload(gateway, "alice", "private_only"))
+    private = run_on(gateway, "alice", eval_id, upload(gateway, "alice", access="private_only"))
     assert refused(lambda: bob.retrieve(private, eval_id=eval_id)) == (
         403, "private_only_forbidden")
     assert [r.id for r in bob.list(eval_id)] == [run_id, sealed]

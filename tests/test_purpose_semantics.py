@@ -8,11 +8,13 @@ import io
 import json
 import subprocess
 import sys
+from functools import partial
 from typing import Any
 
 import openai
 import pytest
 
+from tests import sdk
 from tests.conftest import (
     ROOT,
     Gateway,
@@ -26,13 +28,7 @@ def auth(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer sk-{who}", "Content-Type": "application/json"}
 
 
-def upload(gateway: Gateway, who: str, purpose: str = "batch", access: str | None = None) -> str:
-    return gateway.client(who).files.create(
-        file=("d.jsonl", io.BytesIO(b"{}\n")), purpose=purpose,  # type: ignore[arg-type]
-        extra_headers={"X-File-Access": access} if access else {},
-    ).id
-
-
+upload = partial(sdk.upload, data=b"{}\n", filename="d.jsonl")
 
 
 def test_matrix_endpoint_and_docs_agree(sqlite_gateway: Gateway) -> None:
@@ -126,10 +122,10 @@ def test_grandfathered_rule_change(make_gateway: GatewayFactory) -> None:
         )
 
     gateway = make_gateway(tighten)
-    before = upload(gateway, "alice")
+    before = upload(gateway, "alice", "batch")
     call(gateway.sandbox.url, "POST", "/__sandbox/clock", {"Content-Type": "application/json"},
          json.dumps({"advance": 2 * 86400}).encode())
-    after = upload(gateway, "alice")
+    after = upload(gateway, "alice", "batch")
     bob = gateway.client("bob")
     assert bob.files.content(before).content == b"{}\n"
     with pytest.raises(openai.PermissionDeniedError) as denied:
@@ -142,7 +138,7 @@ def test_retag_by_owner_admin_and_refusal(make_gateway: GatewayFactory) -> None:
     """Owner and org admin change flags (audited old and new); anyone else gets 403."""
     sink = MemorySink()
     gateway = make_gateway(sinks=[sink])
-    file_id = upload(gateway, "alice")
+    file_id = upload(gateway, "alice", "batch")
     path = f"/gateway/v1/files/{file_id}/access"
     body = json.dumps({"flags": ["private_only"]}).encode()
     denied = call(gateway.url, "POST", path, auth("bob"), body)
@@ -196,5 +192,5 @@ def test_deprecated_api_and_purpose_headers(make_gateway: GatewayFactory) -> Non
     raw = gateway.client("alice").files.with_raw_response.retrieve(image)
     assert raw.headers["sunset"] == "Fri, 01 Jan 2027 00:00:00 GMT"
     assert raw.headers["link"] == '<https://example.test/vision>; rel="deprecation"'
-    plain = gateway.client("alice").files.with_raw_response.retrieve(upload(gateway, "alice"))
+    plain = gateway.client("alice").files.with_raw_response.retrieve(upload(gateway, "alice", "batch"))
     assert "deprecation" not in plain.headers

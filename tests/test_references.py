@@ -6,14 +6,15 @@ and a purpose the API does not accept are refused with nothing sent upstream.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 
+from tests import sdk
 from tests.conftest import Gateway, GatewayFactory
 from tests.http import Reply, call
 
@@ -145,11 +146,7 @@ def sqlite_gateway(make_gateway: GatewayFactory) -> Gateway:
     return make_gateway(keep_assistants)
 
 
-def upload(gateway: Gateway, who: str, purpose: str, access: str | None = None) -> str:
-    return gateway.client(who).files.create(
-        file=("d.jsonl", io.BytesIO(b'{"x": 1}\n')), purpose=purpose,  # type: ignore[arg-type]
-        extra_headers={"X-File-Access": access} if access else {},
-    ).id
+upload = partial(sdk.upload, data=b'{"x": 1}\n', filename="d.jsonl")
 
 
 def make_holder(gateway: Gateway, kind: str | None) -> str:

@@ -7,7 +7,6 @@ alice and bob share org acme; carol is in globex.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
@@ -17,14 +16,8 @@ import pytest
 from tests.conftest import Gateway, GatewayFactory, MemorySink
 from tests.http import call
 from tests.sdk import refusal as refused
+from tests.sdk import upload
 from tests.servers import RedisServer
-
-
-def upload(gateway: Gateway, who: str, access: str | None = None) -> str:
-    return gateway.client(who).files.create(
-        file=("d.pdf", io.BytesIO(b"%PDF-1.4 x")), purpose="user_data",
-        extra_headers={"X-File-Access": access} if access else {},
-    ).id
 
 
 def messages(file_id: str | None = None) -> list[Any]:
@@ -69,7 +62,7 @@ def test_stored_chat_completions_are_their_org_s(gateway: Gateway) -> None:
 
 def test_a_private_file_makes_the_exchange_private(gateway: Gateway) -> None:
     """What was said about a private file is as private as the file."""
-    private = upload(gateway, "alice", "private_only")
+    private = upload(gateway, "alice", access="private_only")
     alice, bob = gateway.client("alice"), gateway.client("bob")
     completion = alice.chat.completions.create(model="gpt-4o", messages=messages(private),
                                                store=True)
@@ -179,7 +172,7 @@ def test_conversations_follow_the_file_rules(gateway: Gateway) -> None:
     assert gateway.sandbox.requests() == []
 
     # A private file goes only into its owner's objects: bob's into alice's is refused.
-    bobs = upload(gateway, "bob", "private_only")
+    bobs = upload(gateway, "bob", access="private_only")
     gateway.sandbox.clear()
     assert refused(lambda: bob.conversations.items.create(cid, items=response_input(bobs))) == (
         403, "private_only_forbidden", "items[0].content[0].file_id")
@@ -274,7 +267,7 @@ def test_what_responses_siblings_read_is_checked(gateway: Gateway, sibling: str)
             return responses.input_tokens.count(model="gpt-4o", **body)
         return responses.compact(model="gpt-4o", **body)
 
-    private = upload(gateway, "bob", "private_only")
+    private = upload(gateway, "bob", access="private_only")
     first = gateway.client("alice").responses.create(model="gpt-4o", input="hi")
     answer = send("alice", input="hi", previous_response_id=first.id)
     assert answer.object in ("response.input_tokens", "response.compaction")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import io
 import json
 import threading
 from collections.abc import Iterator
@@ -17,18 +16,12 @@ import pytest
 from gateway.json_body import opens_json
 from tests.conftest import Gateway, GatewayFactory
 from tests.http import Reply, call
+from tests.sdk import upload
 from tests.test_references import multipart
 
 ALICE = {"Authorization": "Bearer sk-alice", "Content-Type": "application/json"}
 NEW_API = "/v1/realtime/client_secrets"
 HEAD = 2048
-
-
-def upload(gateway: Gateway, who: str, purpose: str, access: str | None = None) -> str:
-    return gateway.client(who).files.create(
-        file=("d.jsonl", io.BytesIO(b'{"x": 1}\n')), purpose=purpose,  # type: ignore[arg-type]
-        extra_headers={"X-File-Access": access} if access else {},
-    ).id
 
 
 def session(file_id: str) -> dict[str, Any]:

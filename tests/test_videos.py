@@ -15,6 +15,7 @@ import openai
 import pytest
 from openai import omit
 
+from tests import sdk
 from tests.conftest import Gateway
 from tests.http import call
 from tests.sdk import refusal, refused
@@ -25,11 +26,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"image bytes of a secret picture"
 NOT_FOUND = (404, "file_not_found")
 
 
-def upload(gateway: Gateway, who: str, purpose: str = "vision", access: str | None = None) -> str:
-    return gateway.client(who).files.create(
-        file=("ref.png", io.BytesIO(PNG)), purpose=purpose,  # type: ignore[arg-type]
-        extra_headers={"X-File-Access": access} if access else {},
-    ).id
+upload = partial(sdk.upload, purpose="vision", data=PNG, filename="ref.png")
 
 
 def make_video(gateway: Gateway, who: str, reference: Any = None) -> str:
@@ -79,7 +76,7 @@ def test_an_input_reference_is_a_file_reference(gateway: Gateway) -> None:
     cases = [
         (upload(gateway, "bob", access="private_only"), (403, "private_only_forbidden")),
         (upload(gateway, "carol"), NOT_FOUND),
-        (upload(gateway, "alice", "user_data"), (400, "purpose_api_mismatch")),
+        (upload(gateway, "alice", purpose="user_data"), (400, "purpose_api_mismatch")),
         (gateway.sandbox.seed("vision"), (403, "file_untracked")),
     ]
     for file_id, expected in cases:
