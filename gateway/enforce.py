@@ -48,6 +48,17 @@ def path_id(request: web.Request, name: str = "file_id") -> str:
     return plain_id(request.match_info[name])
 
 
+async def plain_or_refused(request: web.Request, action: Action, value: str, api: str) -> str:
+    """An id checked before the decision it is for, where that decision waits on an upstream
+    read (a ChatKit thread, a safety alert): a malformed one is refused there and then as a
+    decision of its own, so that it is audited like any other refusal."""
+    try:
+        return plain_id(value)
+    except GatewayError:
+        async with scope(request, action, value[:128], api=api):
+            raise
+
+
 def access_flags(header: str | None, field: str | None) -> frozenset[str]:
     """The flags asked for by the X-File-Access header or the form's `access` field."""
     try:

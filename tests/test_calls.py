@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Gateway
+import pytest
+
+from tests.conftest import Gateway, GatewayFactory, MemorySink
 from tests.http import call
 from tests.sdk import refusal, refused, upload
 
@@ -176,3 +178,21 @@ def test_a_safety_alert_is_read_by_its_responses_rules(gateway: Gateway) -> None
     # Each was read for the response it names, which is all the upstream saw.
     assert upstream_calls(gateway) == [("GET", f"/v1/safety/alerts/{alert}"),
                                        ("GET", f"/v1/safety/alerts/{unknown}")]
+
+
+@pytest.mark.parametrize("path", ["/v1/safety/alerts/alert!1", "/v1/chatkit/threads/" + "t" * 65,
+                                  "/v1/chatkit/threads?after=cthr!1"])
+def test_a_malformed_id_read_before_deciding_is_refused_and_audited(
+    make_gateway: GatewayFactory, path: str
+) -> None:
+    """Safety alerts and ChatKit threads are read upstream before they are decided; a malformed
+    id is refused before that read, and audited as a refusal like any other."""
+    sink = MemorySink()
+    gateway = make_gateway(sinks=[sink])
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "GET", path, {"Authorization": "Bearer sk-alice",
+                                            "OpenAI-Beta": "chatkit_beta=v1"})
+    assert (reply.status, reply.code) == (400, "invalid_file_id"), reply.body
+    assert [(event["decision"], event["reason"]) for event in sink.events] == [
+        ("deny", "invalid_file_id")]
+    assert gateway.sandbox.requests() == []

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import decide_file, path_id, plain_id, scope
+from gateway.enforce import decide_file, plain_or_refused, scope
 from gateway.errors import invalid_request
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
@@ -85,8 +85,8 @@ def thread(route: str) -> Handler:
     to; reads are decided as retrieves, anything else as a change."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        thread_id = path_id(request, "thread_id")
         action = Action.RETRIEVE if request.method in ("GET", "HEAD") else Action.DELETE
+        thread_id = await plain_or_refused(request, action, request.match_info["thread_id"], API)
         response = await _upstream_thread(request, thread_id)
         if response.status != 200:
             return await relay(request, response)
@@ -112,7 +112,8 @@ async def list_threads(request: web.Request) -> web.StreamResponse:
     after = request.query.get("after")
     if after is not None:
         # A cursor is a thread: one of another org's end users' is refused like a read of it.
-        cursor = await _upstream_thread(request, plain_id(after))
+        cursor = await _upstream_thread(
+            request, await plain_or_refused(request, Action.LIST, after, API))
         if cursor.status != 200:
             return await relay(request, cursor)
         await _decide_thread(request, Action.LIST, after, cursor)

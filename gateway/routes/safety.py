@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.enforce import decide_file, path_id, scope
+from gateway.enforce import decide_file, plain_or_refused, scope
 from gateway.policy import Action
 from gateway.routes.forward import send
 from gateway.routes.holders import RESPONSES
@@ -19,7 +19,8 @@ ALERT = "/v1/safety/alerts/{alert_id}"
 async def alert(request: web.Request) -> web.StreamResponse:
     """Read first, for the response it names; one naming none is decided by its own id, so
     refused as untracked, as is one about a response the gateway never recorded."""
-    alert_id = path_id(request, "alert_id")
+    alert_id = await plain_or_refused(request, Action.RETRIEVE, request.match_info["alert_id"],
+                                      RESPONSES.api)
     response = await send(request, ALERT)
     if response.status != 200:
         return await relay(request, response)
