@@ -59,7 +59,7 @@ async def fork_live_session(request: web.Request) -> web.StreamResponse:
 async def _recorded_session(
     request: web.Request, response: UpstreamResponse, flags: frozenset[str]
 ) -> web.StreamResponse:
-    if response.status != 200:
+    if response.status not in (200, 201):
         return await relay(request, response)
     obj = await upstream_json(response)
     session = obj.get("session") if isinstance(obj, dict) else None
@@ -103,7 +103,8 @@ def claiming(holder: Holder, route: str) -> Handler:
                                                  holder=None if claimed else record)
             claim = replace(claim, flags=inherited_flags(records))
         response = await send(request, route, body=raw)
-        if claimed and response.status == 200:
+        # Whatever success it answers with: the SDK reads no body here.
+        if claimed and 200 <= response.status < 300:
             try:
                 await request.app[keys.STORE].put_if_absent(claim)
             except StoreUnavailable as exc:
