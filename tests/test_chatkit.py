@@ -7,12 +7,15 @@ alice and bob share org acme; carol is in globex.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import openai
 import pytest
 from openai.types.beta.chatkit import ChatSessionWorkflowParam
 
-from tests.conftest import Gateway
+from tests.conftest import Gateway, GatewayFactory, Sandbox
 from tests.sdk import refused
+from tests.test_backfill import backfill, backfill_config
 
 NOT_FOUND = (404, "file_not_found")
 WORKFLOW: ChatSessionWorkflowParam = {"id": "wf_support"}
@@ -96,3 +99,24 @@ def test_a_session_is_cancelled_by_its_org(gateway: Gateway) -> None:
     assert refused(lambda: carol.cancel(made)) == NOT_FOUND
     assert gateway.sandbox.requests() == []
     assert gateway.client("bob").beta.chatkit.sessions.cancel(made).id == made
+
+
+def test_an_end_user_with_threads_from_before_the_gateway_is_not_anyone_s_first(
+    sandbox: Sandbox, make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """Threads made before the gateway name end users it never saw: the first org to open a
+    session for one would take those threads, so it stays untracked until backfill says whose."""
+    store, config = backfill_config(sandbox, tmp_path)
+    earlier = sandbox.chatkit_thread("customer-17", "my salary question")
+    gateway = make_gateway(store=store)
+    carol = gateway.client("carol").beta.chatkit
+    assert refused(lambda: carol.sessions.create(user="customer-17", workflow=WORKFLOW)) == (
+        403, "file_untracked")
+    assert refused(lambda: carol.threads.retrieve(earlier)) == (403, "file_untracked")
+    assert open_session(gateway, "carol", "customer-99")  # a new end user is still anyone's
+
+    code, output = backfill(config, "--objects", "chatkit_users")
+    assert code == 0, output
+    assert open_session(gateway, "alice", "customer-17")
+    assert gateway.client("bob").beta.chatkit.threads.retrieve(earlier).user == "customer-17"
+    assert refused(lambda: carol.sessions.create(user="customer-17", workflow=WORKFLOW)) == NOT_FOUND

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
 from gateway.enforce import decide_file, plain_or_refused, scope
-from gateway.errors import invalid_request
+from gateway.errors import invalid_request, upstream_unavailable
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
 from gateway.routes import objects
@@ -48,11 +49,15 @@ def thread_end_user(item: dict[str, Any]) -> str:
 
 async def create_session(request: web.Request) -> web.StreamResponse:
     raw, body = await read_body(request)
-    end_user = user_record_id(body.get("user") if isinstance(body, dict) else None)
+    user = body.get("user") if isinstance(body, dict) else None
+    end_user = user_record_id(user)
     async with scope(request, Action.REFERENCE, end_user, api=API) as decision:
-        # First sight wins: whoever opens the first session for an end user owns them.
-        await request.app[keys.STORE].put_if_absent(
-            new_record(request, end_user, USER_KIND, "", frozenset()))
+        store = request.app[keys.STORE]
+        # First sight wins: whoever opens the first session for a new end user owns them. One
+        # with threads from before the gateway stays untracked until backfill says whose: else
+        # any org could open a session first and take those threads.
+        if await store.get(end_user) is None and not await _has_threads(request, str(user)):
+            await store.put_if_absent(new_record(request, end_user, USER_KIND, "", frozenset()))
         owner = await decide_file(request, decision, Action.REFERENCE, end_user)
     response = await send(request, SESSIONS.collection, body=raw)
     if response.status != 200:
@@ -61,6 +66,16 @@ async def create_session(request: web.Request) -> web.StreamResponse:
     await objects.record_created(request, SESSIONS, response, obj.get("id"),
                                  owner.flags if owner is not None else frozenset())
     return json_response(request, obj, response)
+
+
+async def _has_threads(request: web.Request, user: str) -> bool:
+    listed = await fetch(request, "GET", f"{THREADS}?{urlencode({'user': user, 'limit': 1})}",
+                         THREADS)
+    if listed.status != 200:
+        listed.release()
+        raise upstream_unavailable()
+    page = await upstream_json(listed)
+    return bool(page.get("data")) if isinstance(page, dict) else True
 
 
 async def _upstream_thread(request: web.Request, thread_id: str) -> UpstreamResponse:
