@@ -1,9 +1,10 @@
 """Adopt objects that exist upstream but were never seen by the gateway, as legacy objects of an
 org: files, and on request the other objects the upstream can list (stored chat completions,
-evals and their runs, skills, videos, fine-tuning jobs and the models they trained, the Agents
-beta's agents, sessions, environments, templates, automations and vaults, and the end users of
-ChatKit threads). Responses,
-conversations and video characters cannot be listed upstream, so they cannot be adopted.
+evals and their runs, skills, videos, fine-tuning jobs with the models and checkpoints they
+trained, the Agents beta's agents, sessions, environments, templates, automations and vaults,
+webhook endpoints, and the end users of ChatKit threads). Responses, conversations, video
+characters, Live sessions and Realtime calls cannot be listed upstream, so they cannot be
+adopted.
 
 Idempotent (records are written only where none exists) and so resumable: an interrupted run
 is simply run again, and objects it already adopted count as "already known".
@@ -52,14 +53,14 @@ def _thread_end_user(item: Item) -> str:
     return thread_end_user(item) or _own_id(item)
 
 
-def _trained_model(item: Item) -> str:
-    model = item.get("fine_tuned_model")
-    return model if isinstance(model, str) else ""
+def _named(key: str) -> Callable[[Item], str]:
+    """What an item names in `key` (a job's model, a checkpoint's); empty when it names none."""
 
+    def named(item: Item) -> str:
+        value = item.get(key)
+        return value if isinstance(value, str) else ""
 
-def _checkpoint_model(item: Item) -> str:
-    model = item.get("fine_tuned_model_checkpoint")
-    return model if isinstance(model, str) else ""
+    return named
 
 
 def _checkpoint_job(item: Item) -> str | None:
@@ -97,7 +98,8 @@ AGENTS_BETA = (("OpenAI-Beta", "agents=v1"),)
 EVAL_RUNS = Collection("/v1/evals/{parent}/runs", "eval.run", 100, derived_from=_run_source_file)
 # A job's checkpoints (`ft:…:ckpt-step-N`) are its models too, listed job by job.
 CHECKPOINTS = Collection("/v1/fine_tuning/jobs/{parent}/checkpoints", "model", 100,
-                         derived_from=_checkpoint_job, record_id=_checkpoint_model)
+                         derived_from=_checkpoint_job,
+                         record_id=_named("fine_tuned_model_checkpoint"))
 COLLECTIONS = {
     "files": Collection("/v1/files", "file", 1000, _purpose),
     "chat_completions": Collection("/v1/chat/completions", "chat.completion", 100),
@@ -116,7 +118,7 @@ COLLECTIONS = {
     "fine_tuning_jobs": Collection("/v1/fine_tuning/jobs", "fine_tuning.job", 100),
     # A job's model, once trained: used by name, it is no file the upstream can list.
     "fine_tuned_models": Collection("/v1/fine_tuning/jobs", "model", 100,
-                                    record_id=_trained_model),
+                                    record_id=_named("fine_tuned_model")),
     # The jobs are listed only to reach their checkpoints; `fine_tuning_jobs` adopts them.
     "fine_tuned_checkpoints": Collection("/v1/fine_tuning/jobs", "fine_tuning.job", 100,
                                          record_id=_nothing_of_its_own, below=CHECKPOINTS),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from gateway.routes.calls import call_id_of
 from tests.conftest import Gateway, GatewayFactory, MemorySink
 from tests.http import call
 from tests.sdk import refusal, refused, upload
@@ -196,3 +197,15 @@ def test_a_malformed_id_read_before_deciding_is_refused_and_audited(
     assert [(event["decision"], event["reason"]) for event in sink.events] == [
         ("deny", "invalid_file_id")]
     assert gateway.sandbox.requests() == []
+
+
+@pytest.mark.parametrize(("location", "expected"), [
+    ("/v1/realtime/calls/rtc_abc", "rtc_abc"),
+    ("https://api.openai.com/v1/realtime/calls/rtc_abc", "rtc_abc"),
+    ("/openai/v1/realtime/calls/rtc_abc/", "rtc_abc"),  # below an upstream's own prefix
+    ("", None),
+    ("/v1/realtime/calls/", None),
+    ("/v1/files/file-abc", None),
+])
+def test_a_call_id_is_read_from_its_location(location: str, expected: str | None) -> None:
+    assert call_id_of(location) == expected

@@ -120,3 +120,18 @@ def test_an_end_user_with_threads_from_before_the_gateway_is_not_anyone_s_first(
     assert open_session(gateway, "alice", "customer-17")
     assert gateway.client("bob").beta.chatkit.threads.retrieve(earlier).user == "customer-17"
     assert refused(lambda: carol.sessions.create(user="customer-17", workflow=WORKFLOW)) == NOT_FOUND
+
+
+def test_a_new_end_user_is_not_claimed_when_the_upstream_cannot_list_their_threads(
+    sqlite_gateway: Gateway,
+) -> None:
+    """Whether an end user has earlier threads decides whether a session may claim them: when
+    the upstream cannot say, the session is refused (502), nothing is claimed or created."""
+    gateway = sqlite_gateway
+    gateway.sandbox.faults({"status": {"GET /v1/chatkit/threads": 500}})
+    carol = gateway.client("carol").beta.chatkit
+    assert refused(lambda: carol.sessions.create(user="customer-17", workflow=WORKFLOW)) == (
+        502, "upstream_unavailable")
+    assert ("POST", "/v1/chatkit/sessions") not in upstream_calls(gateway)
+    gateway.sandbox.faults({})
+    assert open_session(gateway, "alice", "customer-17")  # still anyone's first

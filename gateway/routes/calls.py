@@ -11,6 +11,7 @@ accepts or rejects it: the first answer the upstream takes makes it that org's."
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -74,14 +75,20 @@ async def create_call(request: web.Request) -> web.StreamResponse:
     response, records = await passthrough.send_checked(request, CALLS.collection, CALLS.api)
     if response.status not in (200, 201):
         return await relay(request, response)
-    location = response.headers.get("Location", "")
-    call_id = location.rstrip("/").rpartition("/")[2] if location.startswith("/") else None
+    call_id = call_id_of(response.headers.get("Location", ""))
     try:
         await objects.record_created(request, CALLS, response, call_id, inherited_flags(records))
     except BaseException:
         response.release()
         raise
     return await relay(request, response)
+
+
+def call_id_of(location: str) -> str | None:
+    """The call a `Location` names: `/v1/realtime/calls/{id}`, or the same as an absolute URL
+    or below an upstream's own path prefix (an OpenAI-compatible upstream's choice)."""
+    head, _, call_id = urlsplit(location).path.rstrip("/").rpartition("/")
+    return call_id if head.endswith("/realtime/calls") and call_id else None
 
 
 def claiming(holder: Holder, route: str) -> Handler:
