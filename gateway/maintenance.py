@@ -33,16 +33,27 @@ async def reap_once(app: web.Application, holder: str, now: float | None = None)
     now = time.time() if now is None else now
     deleted = 0
     for record in await store.due(now, BATCH):
-        if record.deleted or not record.is_expired(now):
-            continue
-        if not await store.lease(f"reap:{record.file_id}", holder, LEASE_SECONDS):
-            continue
-        if await _delete_upstream(app, record):
-            await store.put(record.tombstone())
-            deleted += 1
-        else:
-            await store.release(f"reap:{record.file_id}", holder)
+        try:
+            deleted += await _reap(app, record, holder, now)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            # One record this code cannot handle must not stop every later one from expiring.
+            log.exception("reaper: skipped %s", record.file_id)
     return deleted
+
+
+async def _reap(app: web.Application, record: FileRecord, holder: str, now: float) -> int:
+    store = app[keys.STORE]
+    if record.deleted or not record.is_expired(now):
+        return 0
+    if not await store.lease(f"reap:{record.file_id}", holder, LEASE_SECONDS):
+        return 0
+    if await _delete_upstream(app, record):
+        await store.put(record.tombstone())
+        return 1
+    await store.release(f"reap:{record.file_id}", holder)
+    return 0
 
 
 async def _delete_upstream(app: web.Application, record: FileRecord) -> bool:
@@ -81,6 +92,10 @@ async def _loop(app: web.Application) -> None:
                 await reap_once(app, holder)
         except StoreUnavailable as exc:
             log.warning("maintenance skipped: %s", exc)
+        except Exception:
+            # The task lives as long as the process: one bad round must not end expiry and
+            # the refresh of learned refusals for good.
+            log.exception("maintenance round failed; retrying next round")
 
 
 async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import orjson
@@ -18,6 +18,12 @@ KNOWN_FLAGS = frozenset({PRIVATE_ONLY, NO_DOWNLOAD, EPHEMERAL})
 
 class FlagError(ValueError):
     """The flags a client sent cannot be accepted (unknown or contradictory)."""
+
+
+class UnreadableRecord(ValueError):
+    """A stored record this version cannot read whole: corrupt, or written by a newer gateway
+    with a field or flag this one does not know. It is never decided on, since what was not
+    understood may be a restriction."""
 
 
 def parse_flags(raw: str) -> frozenset[str]:
@@ -76,10 +82,23 @@ class FileRecord:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> FileRecord:
-        data = orjson.loads(raw)
-        data["flags"] = frozenset(data.get("flags", ()))
-        # Few distinct values across many records: one shared copy each (the record cache).
-        for key in _SHARED:
-            if key in data:
-                data[key] = sys.intern(data[key])
-        return cls(**data)
+        try:
+            data = orjson.loads(raw)
+            if not isinstance(data, dict):
+                raise UnreadableRecord("not a JSON object")
+            if not _FIELDS.issuperset(data):
+                raise UnreadableRecord(f"unknown fields {sorted(set(data) - _FIELDS)}")
+            flags = data["flags"] = frozenset(data.get("flags", ()))
+            if not KNOWN_FLAGS.issuperset(flags):
+                raise UnreadableRecord(f"unknown flags {sorted(map(str, flags - KNOWN_FLAGS))}")
+            # Few distinct values across many records: one shared copy each (the record cache).
+            for key in _SHARED:
+                if key in data:
+                    data[key] = sys.intern(data[key])
+            return cls(**data)
+        except (orjson.JSONDecodeError, TypeError, AttributeError) as exc:
+            # Not JSON, not an object, a field missing or of the wrong type.
+            raise UnreadableRecord(str(exc)) from exc
+
+
+_FIELDS = frozenset(item.name for item in fields(FileRecord))

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from gateway.records import FileRecord
+from gateway.records import FileRecord, UnreadableRecord
+
+log = logging.getLogger("files_gateway.store")
 
 
 class StoreUnavailable(Exception):
     """The store could not answer; callers must treat this as "could not decide" (503)."""
+
+
+def decode(raw: str | bytes, key: str) -> FileRecord:
+    """A stored record, or StoreUnavailable when this version cannot read it whole: during a
+    rolling upgrade a newer replica's record is retried (503) until this replica is replaced,
+    never decided on without the field or flag it did not understand."""
+    try:
+        return FileRecord.from_json(raw)
+    except UnreadableRecord as exc:
+        log.error("record %s is unreadable by this version: %s", key, exc)
+        raise StoreUnavailable(f"record {key} is unreadable: {exc}") from exc
+
+
+def readable(rows: Iterable[tuple[str, str | bytes]]) -> list[FileRecord]:
+    """The records of `rows` this version can read. The expiry sweep goes on past one it cannot
+    (logged by decode): one such record must not stop every other file from expiring."""
+    found: list[FileRecord] = []
+    for key, raw in rows:
+        with contextlib.suppress(StoreUnavailable):
+            found.append(decode(raw, key))
+    return found
 
 
 class RecordStore(Protocol):

@@ -14,7 +14,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from gateway.records import FileRecord
-from gateway.store.base import StoreUnavailable
+from gateway.store.base import StoreUnavailable, decode, readable
 
 PREFIX = "fgw:file:"
 EXPIRY = "fgw:expiry"
@@ -77,7 +77,7 @@ class RedisStore:
     async def get(self, file_id: str) -> FileRecord | None:
         with self._errors():
             raw = await self._client.get(PREFIX + file_id)
-        return FileRecord.from_json(raw) if raw is not None else None
+        return decode(raw, file_id) if raw is not None else None
 
     async def get_many(self, file_ids: Sequence[str]) -> dict[str, FileRecord]:
         ids = list(dict.fromkeys(file_ids))
@@ -86,7 +86,7 @@ class RedisStore:
         with self._errors():
             values = await self._client.mget([PREFIX + file_id for file_id in ids])
         return {
-            file_id: FileRecord.from_json(raw)
+            file_id: decode(raw, file_id)
             for file_id, raw in zip(ids, values, strict=True)
             if raw is not None
         }
@@ -113,9 +113,11 @@ class RedisStore:
 
     async def due(self, now: float, limit: int) -> list[FileRecord]:
         with self._errors():
-            ids = await self._client.zrangebyscore(EXPIRY, "-inf", now, start=0, num=limit)
-        found = await self.get_many([_text(raw) for raw in cast(list[bytes], ids)])
-        return [record for record in found.values() if not record.deleted]
+            due = await self._client.zrangebyscore(EXPIRY, "-inf", now, start=0, num=limit)
+            ids = [_text(raw) for raw in cast(list[bytes], due)]
+            values = await self._client.mget([PREFIX + file_id for file_id in ids]) if ids else []
+        rows = ((file_id, raw) for file_id, raw in zip(ids, values, strict=True) if raw is not None)
+        return [record for record in readable(rows) if not record.deleted]
 
     async def lease(self, name: str, holder: str, ttl: float) -> bool:
         with self._errors():

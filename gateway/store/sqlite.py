@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gateway.records import FileRecord
-from gateway.store.base import StoreUnavailable
+from gateway.store.base import StoreUnavailable, decode, readable
 
 T = TypeVar("T")
 _SCHEMA = (
@@ -86,11 +86,10 @@ class SqliteStore:
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db().execute(
-                    f"SELECT data FROM files WHERE file_id IN ({marks})", chunk
+                    f"SELECT file_id, data FROM files WHERE file_id IN ({marks})", chunk
                 )
-                for (data,) in rows:
-                    record = FileRecord.from_json(data)
-                    found[record.file_id] = record
+                for file_id, data in rows:
+                    found[file_id] = decode(data, file_id)
             return found
 
         return await self._run(query) if ids else {}
@@ -114,10 +113,10 @@ class SqliteStore:
     async def due(self, now: float, limit: int) -> list[FileRecord]:
         def query() -> list[FileRecord]:
             rows = self._db().execute(
-                "SELECT data FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?"
+                "SELECT file_id, data FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?"
                 " ORDER BY expires_at LIMIT ?", (now, limit),
             )
-            return [FileRecord.from_json(data) for (data,) in rows]
+            return readable(rows)
 
         return await self._run(query)
 
