@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 
 from gateway.routes.calls import call_id_of
 from tests.conftest import Gateway, GatewayFactory, MemorySink
 from tests.http import call
 from tests.sdk import refusal, refused, upload
+from tests.servers import RedisServer
 
 NOT_FOUND = (404, "file_not_found")
 UNTRACKED = (403, "file_untracked")
@@ -209,3 +211,38 @@ def test_a_malformed_id_read_before_deciding_is_refused_and_audited(
 ])
 def test_a_call_id_is_read_from_its_location(location: str, expected: str | None) -> None:
     assert call_id_of(location) == expected
+
+
+def test_a_claim_the_store_cannot_keep_is_a_503_that_claims_nothing(
+    make_gateway: GatewayFactory, own_redis: RedisServer
+) -> None:
+    """The upstream took the answer, then the store refused the write: the caller hears 503
+    (not the success that would leave a call nobody may control), the one audit event says so,
+    and the call stays unclaimed. A Redis that refuses writes and still answers reads (as one
+    that lost its replicas does) makes the store fail just there."""
+    sink = MemorySink()
+    gateway = make_gateway(store=own_redis.url, sinks=[sink], store_timeout_seconds=0.5)
+    call_id = gateway.sandbox.realtime_incoming()
+    calls = gateway.client("carol").realtime.calls
+    with redis.Redis(host="127.0.0.1", port=own_redis.port) as admin:
+        admin.config_set("min-replicas-to-write", 1)
+        assert refused(lambda: calls.accept(call_id, type="realtime", model="gpt-realtime")) == (
+            503, "policy_store_unavailable")
+        admin.config_set("min-replicas-to-write", 0)
+    assert upstream_calls(gateway)[-1] == ("POST", f"/v1/realtime/calls/{call_id}/accept")
+    assert [(e["action"], e["decision"], e["reason"], e["upstream_status"], e["file_id"])
+            for e in sink.events] == [
+        ("delete", "error", "policy_store_unavailable", 200, call_id)]
+    gateway.sandbox.clear()
+    assert refused(lambda: calls.hangup(call_id)) == UNTRACKED
+    assert gateway.sandbox.requests() == []
+
+
+def test_a_call_answered_without_its_location_is_a_502(make_gateway: GatewayFactory) -> None:
+    """The upstream made the call but did not say its id: no record can be made, so the
+    caller is told, rather than handed a call it could never control."""
+    gateway = make_gateway()
+    gateway.sandbox.faults({"drop_header": {"POST /v1/realtime/calls": "Location"}})
+    calls = gateway.client("alice").realtime.calls
+    assert refused(lambda: calls.create(sdp=OFFER)) == (502, "upstream_unavailable")
+    assert upstream_calls(gateway) == [("POST", "/v1/realtime/calls")]

@@ -715,10 +715,24 @@ def test_delay_fault_sleeps_before_handling(client: OpenAI, sandbox: ThreadedSan
     assert time.monotonic() - started < 0.3
 
 
+def test_drop_header_fault_strips_it_from_the_answer(sandbox: ThreadedSandbox) -> None:
+    """As a proxy on the way that strips a header would: the call is made, its id unsaid."""
+    sandbox.control("POST", "faults", {"drop_header": {"POST /v1/realtime/calls": "Location"}})
+    with OpenAI(api_key="sk-test", base_url=sandbox.base_url, max_retries=0) as client:
+        made = client.realtime.calls.with_raw_response.create(sdp="v=0\r\n")
+        assert made.status_code == 201
+        assert "location" not in made.headers
+        sandbox.control("POST", "faults", {})
+        made = client.realtime.calls.with_raw_response.create(sdp="v=0\r\n")
+        assert made.headers["location"].startswith("/v1/realtime/calls/rtc_")
+
+
 async def test_bad_fault_sets_are_rejected(raw: TestClient[web.Request, web.Application]) -> None:
     """Every problem in a fault set is reported at once, and nothing is replaced."""
-    bad = {"status": {"GET": 500, "POST /v1/files": 200}, "delay": {"GET /v1": -1}}
+    bad = {"status": {"GET": 500, "POST /v1/files": 200}, "delay": {"GET /v1": -1},
+           "drop_header": {"POST /v1/files": ""}}
     answer = await raw.post("/__sandbox/faults", json=bad)
     assert answer.status == 400
-    assert (await answer.json())["error"]["message"].count(";") == 2
-    assert await (await raw.get("/__sandbox/faults")).json() == {"delay": {}, "status": {}}
+    assert (await answer.json())["error"]["message"].count(";") == 3
+    assert await (await raw.get("/__sandbox/faults")).json() == {
+        "delay": {}, "status": {}, "drop_header": {}}

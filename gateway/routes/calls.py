@@ -98,25 +98,27 @@ def claiming(holder: Holder, route: str) -> Handler:
     answer through either, so a refused answer must not make the other id the refused org's."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        # The decision's one audit event says how it ended: with the upstream's answer, or the
+        # store's failure to keep a claim the upstream already took.
         async with scope(request, Action.DELETE, raw_id(request, "object_id"),
                          api=holder.api) as decision:
             object_id = path_id(request, "object_id")
             claim = new_record(request, object_id, holder.kind, "", frozenset())
             record = await decide_file(request, decision, Action.DELETE, object_id, fallback=claim)
-        claimed = record is claim
-        raw: bytes | None = None
-        if request.body_exists:
-            raw, _, records = await checked_json(request, holder.refs,
-                                                 holder=None if claimed else record)
-            claim = replace(claim, flags=inherited_flags(records))
-        response = await send(request, route, body=raw)
-        # Whatever success it answers with: the SDK reads no body here.
-        if claimed and 200 <= response.status < 300:
-            try:
-                await request.app[keys.STORE].put_if_absent(claim)
-            except StoreUnavailable as exc:
-                response.release()
-                raise store_unavailable() from exc
+            claimed = record is claim
+            raw: bytes | None = None
+            if request.body_exists:
+                raw, _, records = await checked_json(request, holder.refs,
+                                                     holder=None if claimed else record)
+                claim = replace(claim, flags=inherited_flags(records))
+            response = await send(request, route, decision, body=raw)
+            # Whatever success it answers with: the SDK reads no body here.
+            if claimed and 200 <= response.status < 300:
+                try:
+                    await request.app[keys.STORE].put_if_absent(claim)
+                except StoreUnavailable as exc:
+                    response.release()
+                    raise decision.refused(store_unavailable()) from exc
         return await relay(request, response)
 
     return handler

@@ -68,8 +68,8 @@ async def set_faults(request: web.Request) -> web.Response:
 
 
 def parse_faults(body: dict[str, Any]) -> FaultSet:
-    problems = [f"unknown key {k!r}" for k in body if k not in ("delay", "status")]
-    parsed: dict[str, list[FaultRule]] = {"delay": [], "status": []}
+    problems = [f"unknown key {k!r}" for k in body if k not in ("delay", "status", "drop_header")]
+    parsed: dict[str, list[FaultRule]] = {"delay": [], "status": [], "drop_header": []}
     for kind, rules in parsed.items():
         table = body.get(kind, {})
         if not isinstance(table, dict):
@@ -82,13 +82,17 @@ def parse_faults(body: dict[str, Any]) -> FaultSet:
             elif not _valid_fault_value(kind, value):
                 problems.append(f"{kind} {key!r}: bad value {value!r}")
             else:
-                rules.append(FaultRule(method.upper(), prefix, float(value)))
+                rules.append(FaultRule(method.upper(), prefix,
+                                       value if isinstance(value, str) else float(value)))
     if problems:
         raise ApiError(400, "Invalid fault set: " + "; ".join(problems))
-    return FaultSet(delays=parsed["delay"], statuses=parsed["status"])
+    return FaultSet(delays=parsed["delay"], statuses=parsed["status"],
+                    dropped_headers=parsed["drop_header"])
 
 
 def _valid_fault_value(kind: str, value: object) -> bool:
+    if kind == "drop_header":
+        return isinstance(value, str) and bool(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     if kind == "delay":

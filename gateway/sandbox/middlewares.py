@@ -70,7 +70,8 @@ async def record_requests(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Sleep for a matching delay; answer a matching status without handling the request."""
+    """Sleep for a matching delay; answer a matching status without handling the request;
+    drop a matching header from the answer."""
     if _is_control(request):
         return await handler(request)
     faults = request.app[FAULTS]
@@ -79,7 +80,11 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         await asyncio.sleep(delay)
     status = faults.status_for(request.method, request.path)
     if status is None:
-        return await handler(request)
+        response = await handler(request)
+        dropped = faults.header_dropped_for(request.method, request.path)
+        if dropped is not None:
+            response.headers.popall(dropped, None)
+        return response
     if request.content_type == "multipart/form-data":
         with contextlib.suppress(ApiError):
             await read_form(request)  # so the log still shows the form fields

@@ -221,7 +221,7 @@ class LoggedRequest:
 class FaultRule:
     method: str  # upper-case, or "*" for any method
     prefix: str
-    value: float
+    value: float | str  # seconds, a status, or a header's name
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method) and path.startswith(self.prefix)
@@ -229,30 +229,39 @@ class FaultRule:
 
 @dataclass
 class FaultSet:
-    """Injected delays and statuses; replaced as a whole by ``POST /__sandbox/faults``."""
+    """Injected delays and statuses, and response headers dropped (as a proxy on the way that
+    strips them would); replaced as a whole by ``POST /__sandbox/faults``."""
 
     delays: list[FaultRule] = field(default_factory=list)
     statuses: list[FaultRule] = field(default_factory=list)
+    dropped_headers: list[FaultRule] = field(default_factory=list)
 
     def replace(self, other: FaultSet) -> None:
         self.delays = other.delays
         self.statuses = other.statuses
+        self.dropped_headers = other.dropped_headers
 
     def delay_for(self, method: str, path: str) -> float | None:
-        return _longest(self.delays, method, path)
+        found = _longest(self.delays, method, path)
+        return None if found is None else float(found)
 
     def status_for(self, method: str, path: str) -> int | None:
         found = _longest(self.statuses, method, path)
         return None if found is None else int(found)
 
+    def header_dropped_for(self, method: str, path: str) -> str | None:
+        found = _longest(self.dropped_headers, method, path)
+        return None if found is None else str(found)
+
     def to_json(self) -> JsonObject:
         return {
             "delay": {f"{r.method} {r.prefix}": r.value for r in self.delays},
             "status": {f"{r.method} {r.prefix}": int(r.value) for r in self.statuses},
+            "drop_header": {f"{r.method} {r.prefix}": r.value for r in self.dropped_headers},
         }
 
 
-def _longest(rules: list[FaultRule], method: str, path: str) -> float | None:
+def _longest(rules: list[FaultRule], method: str, path: str) -> float | str | None:
     """The most specific (longest prefix) matching rule wins."""
     matching = [r for r in rules if r.matches(method, path)]
     if not matching:
