@@ -1,6 +1,7 @@
 """One change's cost, measured the way docs/performance.md measures each change (issue 6).
 
     python bench/ab.py BASE [--against REV] [--store redis|sqlite] [--rounds 4] [--seconds 6]
+    python bench/ab.py BASE --case json [--rounds 4]
     python bench/ab.py BASE [--against REV] [--store redis|sqlite] --instructions 500
 
 Two gateways run the same load one after the other, never together: BASE (any git revision,
@@ -9,7 +10,9 @@ revision checked out the same way. The setting is that of
 bench/marginal.py (bench/small_downloads.py): allowed 1 KiB downloads at c=32 with the
 openai SDK's headers, nginx as the upstream. The order alternates every round, so drift on a
 shared machine falls on both; each figure is the median over the rounds of the gateway
-process's CPU time per request, which moves less between runs than its rate.
+process's CPU time per request, which moves less between runs than its rate. `--case json` loads
+bench/run.py's JSON POST to an API without rules instead (a 983-byte embeddings request, whose
+body the gateway reads and checks for file ids).
 
 On a noisy machine (run 10's, where the same code measured 305 to 611 µs a request
 between rounds), a change of a few percent only shows in instructions: `--instructions N` runs each
@@ -28,6 +31,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fixtures
+import load
 import small_downloads
 import stack
 
@@ -50,9 +55,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2, help="seconds of load before each measurement")
+    parser.add_argument("--case", choices=("download", "json"), default="download",
+                        help="allowed small downloads, or a JSON POST to an API without rules")
     parser.add_argument("--instructions", type=int, metavar="N",
                         help="count instructions of N downloads under callgrind instead of timing wrk")
     args = parser.parse_args()
+    if args.instructions and args.case != "download":
+        parser.error("--instructions counts downloads only")
     run = small_downloads.run_directory("ab", "git", *(("valgrind",) if args.instructions else ()))
     if run is None:
         return 2
@@ -68,6 +77,10 @@ def main() -> int:
         rows: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
         counted: dict[str, float] = {}
         with stack.processes(run) as procs, small_downloads.setting(run, procs) as setting:
+            script = setting.script
+            if args.case == "json":
+                script = load.write_script(run / "json.lua", [""], fixtures.TOKEN, "/v1/embeddings", "",
+                                           fixtures.EMBEDDINGS_BODY)
             if args.instructions:
                 for index, name in enumerate(names):
                     port, admin = stack.free_port(), stack.free_port()
@@ -86,7 +99,7 @@ def main() -> int:
                     argv = setting.gateway_argv(port, admin, args.store)
                     rows[name].append(small_downloads.timed(
                         procs, f"gw-{round_}-{names.index(name)}", argv, port=port, admin=admin,
-                        script=setting.script, seconds=args.seconds, warmup=args.warmup, cwd=trees[name]))
+                        script=script, seconds=args.seconds, warmup=args.warmup, cwd=trees[name]))
                     rps, cpu = rows[name][-1]
                     print(f"[ab] round {round_ + 1} {name}: {rps:.0f} rps, {cpu:.1f} µs CPU/request",
                           file=sys.stderr, flush=True)
@@ -109,8 +122,9 @@ def main() -> int:
         print(f"\n{labels[0]} against {labels[1]}: {counted[labels[0]] / counted[labels[1]] - 1:+.2%} "
               "instructions a request")
         return 0
-    print(f"Allowed small downloads (1 KiB), c=32, {args.store} store, {args.seconds}s per run, "
-          f"median of {args.rounds} rounds\n")
+    case = ("JSON POSTs to an API without rules (983 B)" if args.case == "json"
+            else "Allowed small downloads (1 KiB)")
+    print(f"{case}, c=32, {args.store} store, {args.seconds}s per run, median of {args.rounds} rounds\n")
     print("| gateway | rps | CPU µs / request |")
     print("|---|---:|---:|")
     medians = {name: (statistics.median(r for r, _ in samples), statistics.median(c for _, c in samples))

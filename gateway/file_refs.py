@@ -63,20 +63,23 @@ def find_inline(body: Any) -> list[str]:
         node, path = stack.pop()
         if isinstance(node, dict):
             for key, value in node.items():
-                child = f"{path}.{key}" if path else key
                 if key in INLINE_KEYS and value is not None:
-                    found.append(child)
-                if not (key == "metadata" and _is_metadata(value)):
-                    stack.append((value, child))
+                    found.append(_join(path, key))
+                if isinstance(value, dict | list) and not (key == "metadata" and _is_metadata(value)):
+                    stack.append((value, _join(path, key)))
         elif isinstance(node, list):
-            stack.extend((value, f"{path}[{index}]") for index, value in enumerate(node))
+            stack.extend((value, f"{path}[{index}]") for index, value in enumerate(node)
+                         if isinstance(value, dict | list))
     return sorted(found)
 
 
 def _walk(node: Any, path: str, api: str, check_purpose: bool, holders: Holders) -> Iterator[FileRef]:
     if isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _walk(value, f"{path}[{index}]", api, check_purpose, holders)
+            # Only an object names anything: a list's strings and numbers are skipped unwalked
+            # (a request's text is most of its body).
+            if isinstance(value, dict | list):
+                yield from _walk(value, f"{path}[{index}]", api, check_purpose, holders)
         return
     if not isinstance(node, dict):
         return
@@ -105,7 +108,7 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool, holders: Holders)
                 raise _not_an_id(child)
             for index, item in enumerate(value):
                 yield _single(item, f"{child}[{index}]", api, check_purpose and key in LIST_KEYS)
-        else:
+        elif isinstance(value, dict | list):
             # Citations in earlier turns name files the caller must still be allowed to use,
             # but their purpose was the upstream's choice, not this API's input.
             yield from _walk(value, child, api, check_purpose and key != "annotations", holders)

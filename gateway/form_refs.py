@@ -16,56 +16,69 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from gateway.errors import GatewayError, invalid_request
 from gateway.file_refs import LIST_KEYS, SINGLE_KEYS, FileRef, find_inline, find_refs
 from gateway.form_parts import FormParts, PartHead
+from gateway.json_body import NotJson, document
 from gateway.multipart import MAX_FIELD_BYTES, MAX_FIELDS, field_part, file_part_head
 
 _KEY = re.compile(r"\[([^\]]*)\]")
 
 
+@dataclass(frozen=True)
+class TextField:
+    """A text field as read: its JSON, when it holds an object or array, parsed once."""
+
+    name: str
+    value: str
+    content_type: str | None = None
+    document: Any = None
+
+    @classmethod
+    def of(cls, name: str, value: str, content_type: str | None = None) -> TextField:
+        return cls(name, value, content_type, field_json(name, value))
+
+
 def field_refs(
-    name: str, value: str, api: str, holders: frozenset[str], check_purpose: bool = True
+    text: TextField, api: str, holders: frozenset[str], check_purpose: bool = True
 ) -> list[FileRef]:
     """What a form field names: a file when its last key is a file key (`mask[file_id]`,
-    `images[0][file_id]`, `file_ids[]`), or one of `holders` by `x[id]` (`video[id]`)."""
-    outer, bracket, rest = name.partition("[")
+    `images[0][file_id]`, `file_ids[]`), or one of `holders` by `x[id]` (`video[id]`), or what
+    the JSON it holds names, as a body would."""
+    outer, bracket, rest = text.name.partition("[")
     keys = [outer, *_KEY.findall(bracket + rest)]
     path = (outer + "".join(f"[{key}]" if key.isdigit() else f".{key}" for key in keys[1:]
                             if key)).lstrip(".")
     named = [key for key in keys if key and not key.isdigit()]
     last = named[-1] if named else ""
     if last in SINGLE_KEYS or last in LIST_KEYS:
-        return [FileRef(path, value, api, check_purpose)]
+        return [FileRef(path, text.value, api, check_purpose)]
     if keys[-1] == "id" and len(keys) == 2 and outer in holders:
-        return [FileRef(path, value, api, check_purpose=False)]
-    document = field_json(value)
-    if document is None:
+        return [FileRef(path, text.value, api, check_purpose=False)]
+    if text.document is None:
         return []
     return [
         dataclasses.replace(ref, path=_within(path, ref.path))
-        for ref in find_refs(document, api, check_purpose=check_purpose)
+        for ref in find_refs(text.document, api, check_purpose=check_purpose)
     ]
 
 
-def field_json(value: str) -> Any:
-    """The JSON object or array a field holds (a Realtime call's `session`), which names files
-    as a JSON body does; None for any other value. One that does not parse is None too: the
-    upstream cannot read it either."""
+def field_json(name: str, value: str) -> Any:
+    """The JSON object or array a field holds (a Realtime call's `session`), read as the
+    lenient parsers upstream read it; None for any other value, which names nothing (a prompt
+    that starts with `[draft]`). Duplicate keys and hostile nesting are refused, as in a body."""
     if value.lstrip()[:1] not in ("{", "["):
         return None
     try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
+        return document(value, f"Form field {name!r}")
+    except NotJson:
         return None
 
 
-def inline_in_fields(fields: list[tuple[str, str, str | None]]) -> list[str]:
+def inline_in_fields(fields: list[TextField]) -> list[str]:
     """Paths of the inline file inputs in the JSON the fields hold, for `inline_files: deny`."""
-    return [_within(name, path) for name, value, _ in fields
-            for path in find_inline(field_json(value))]
+    return [_within(text.name, path) for text in fields if text.document is not None
+            for path in find_inline(text.document)]
 
 
 def _within(field_path: str, path: str) -> str:
@@ -78,7 +91,7 @@ class ReferenceForm:
     api: str
     holders: frozenset[str]
     check_purpose: bool = True
-    fields: list[tuple[str, str, str | None]] = field(default_factory=list)
+    fields: list[TextField] = field(default_factory=list)
     refs: list[FileRef] = field(default_factory=list)
     boundary: str = field(default_factory=lambda: uuid.uuid4().hex)
     error: GatewayError | None = None
@@ -94,14 +107,14 @@ class ReferenceForm:
             if part.filename is not None:
                 self._pending = part
                 return
-            value = await self._read_field(part)
-            self.refs += field_refs(part.name, value, self.api, self.holders, self.check_purpose)
-            self.fields.append((part.name, value, part.content_type))
+            text = TextField.of(part.name, await self._read_field(part), part.content_type)
+            self.refs += field_refs(text, self.api, self.holders, self.check_purpose)
+            self.fields.append(text)
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
-            for name, value, content_type in self.fields:
-                yield field_part(self.boundary, name, value, content_type)
+            for text in self.fields:
+                yield field_part(self.boundary, text.name, text.value, text.content_type)
             part = self._pending
             while part is not None:
                 if part.filename is not None:
@@ -111,13 +124,13 @@ class ReferenceForm:
                         yield chunk
                     yield b"\r\n"
                 else:
-                    value = await self._read_field(part)
-                    if field_refs(part.name, value, self.api, self.holders, self.check_purpose):
+                    text = TextField.of(part.name, await self._read_field(part), part.content_type)
+                    if field_refs(text, self.api, self.holders, self.check_purpose):
                         raise invalid_request(
                             f"Form field {part.name!r} names an object after a file part; send "
                             "such fields first", param=part.name,
                         )
-                    yield field_part(self.boundary, part.name, value, part.content_type)
+                    yield field_part(self.boundary, text.name, text.value, text.content_type)
                 part = await self.parts.next_part()
             yield f"--{self.boundary}--\r\n".encode()
         except GatewayError as exc:

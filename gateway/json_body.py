@@ -34,23 +34,42 @@ def _depth(value: Any, limit: int) -> int:
         deepest = max(deepest, depth)
         if depth > limit:
             return depth
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values())
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        # A scalar below a container is one level deeper than it: counted without visiting it.
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif deepest <= depth:
+                deepest = depth + 1
     return deepest
+
+
+class NotJson(ValueError):
+    """Text that is not JSON at all (as opposed to JSON the gateway refuses)."""
 
 
 def parse(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
     try:
+        return document(raw, "JSON body", max_depth)
+    except NotJson as exc:
+        raise invalid_request(f"Invalid JSON body: {exc}") from exc
+
+
+def document(raw: str | bytes, what: str, max_depth: int = MAX_DEPTH) -> Any:
+    """`raw` parsed as the lenient parsers upstream read it (NaN and Infinity included, which
+    orjson refuses), or NotJson. Duplicate keys and hostile nesting are refused, not NotJson:
+    they are JSON some parser reads, just not one way."""
+    try:
         body = json.loads(raw, object_pairs_hook=_no_duplicates)
     except GatewayError:
         raise
-    except (ValueError, RecursionError) as exc:
-        # The C parser guards its own recursion; a hostile nesting surfaces as RecursionError.
-        raise invalid_request(f"Invalid JSON body: {exc}") from exc
+    except RecursionError as exc:
+        # The C parser guards its own recursion; a hostile nesting surfaces here.
+        raise invalid_request(f"{what} nests deeper than {max_depth}") from exc
+    except ValueError as exc:
+        raise NotJson(str(exc)) from exc
     if _depth(body, max_depth) > max_depth:
-        raise invalid_request(f"JSON body nests deeper than {max_depth}")
+        raise invalid_request(f"{what} nests deeper than {max_depth}")
     return body
 
 

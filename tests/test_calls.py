@@ -15,7 +15,7 @@ import redis
 
 from gateway.routes.calls import call_id_of
 from tests.conftest import Gateway, GatewayFactory, MemorySink
-from tests.http import call
+from tests.http import Reply, call
 from tests.sdk import refusal, refused, upload
 from tests.servers import RedisServer
 
@@ -246,3 +246,45 @@ def test_a_call_answered_without_its_location_is_a_502(make_gateway: GatewayFact
     calls = gateway.client("alice").realtime.calls
     assert refused(lambda: calls.create(sdp=OFFER)) == (502, "upstream_unavailable")
     assert upstream_calls(gateway) == [("POST", "/v1/realtime/calls")]
+
+
+def session_form(gateway: Gateway, session: str) -> Reply:
+    """A Realtime call made with a `session` part written by hand (the SDK cannot send these)."""
+    boundary = "handb0undary"
+    body = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+        f"Content-Type: {kind}\r\n\r\n{value}\r\n"
+        for name, kind, value in (("sdp", "application/sdp", OFFER),
+                                  ("session", "application/json", session))) + f"--{boundary}--\r\n"
+    return call(gateway.url, "POST", "/v1/realtime/calls",
+                {"Authorization": "Bearer sk-alice",
+                 "Content-Type": f"multipart/form-data; boundary={boundary}"}, body.encode())
+
+
+@pytest.mark.parametrize("extra", ['"temperature": NaN', '"instructions": "\\ud800"'])
+def test_a_session_only_a_lenient_parser_reads_is_checked_all_the_same(
+    gateway: Gateway, extra: str
+) -> None:
+    """A form's JSON was read with orjson, which refuses NaN and a lone surrogate's escape, and
+    a field it could not read named nothing; Python's json (as the sandbox, and any upstream
+    built on it) reads both, so another org's file went through."""
+    carols = upload(gateway, "carol")
+    gateway.sandbox.clear()
+    tools = ('[{"type": "code_interpreter", "container": {"type": "auto", '
+             f'"file_ids": ["{carols}"]}}}}]')
+    reply = session_form(gateway, f'{{"type": "realtime", {extra}, "tools": {tools}}}')
+    assert (reply.status, reply.code) == (404, "file_not_found"), reply.body
+    assert reply.json()["error"]["param"] == "session.tools[0].container.file_ids[0]"
+    assert gateway.sandbox.requests() == []
+
+
+def test_a_session_with_a_key_twice_is_refused(gateway: Gateway) -> None:
+    """Which copy of a key counts is the parser's choice; the upstream must see exactly what
+    was checked, as in a JSON body."""
+    mine, carols = upload(gateway, "alice"), upload(gateway, "carol")
+    gateway.sandbox.clear()
+    reply = session_form(gateway, '{"type": "realtime", "tools": [{"type": "code_interpreter", '
+                                  f'"container": {{"file_ids": ["{mine}"], "file_ids": ["{carols}"]}}}}]}}')
+    assert (reply.status, reply.code) == (400, "invalid_request"), reply.body
+    assert "Duplicate key 'file_ids'" in reply.json()["error"]["message"]
+    assert gateway.sandbox.requests() == []

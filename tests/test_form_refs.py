@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.form_refs import field_refs, inline_in_fields
+from gateway.form_refs import TextField, field_refs, inline_in_fields
 
 HOLDERS = frozenset({"video"})
 
@@ -30,7 +30,7 @@ HOLDERS = frozenset({"video"})
     ],
 )
 def test_field_refs(name: str, expected: list[tuple[str, bool]]) -> None:
-    refs = field_refs(name, "file-x", "videos", HOLDERS)
+    refs = field_refs(TextField.of(name, "file-x"), "videos", HOLDERS)
     assert [(ref.path, ref.check_purpose) for ref in refs] == expected
     assert all(ref.file_id == "file-x" and ref.api == "videos" for ref in refs)
 
@@ -45,6 +45,8 @@ def test_field_refs(name: str, expected: list[tuple[str, bool]]) -> None:
         ("session", '{"vector_store_ids": ["vs_1"]}', [("session.vector_store_ids[0]", "vs_1")]),
         ("session", '{"metadata": {"file_id": "file-d"}}', []),  # labels name nothing
         ("session", '{"file_id": "file-e"', []),  # not JSON: the upstream cannot read it either
+        # JSON a lenient upstream reads (Python's json takes NaN; orjson, used before, did not).
+        ("session", '{"file_ids": ["file-h"], "temperature": NaN}', [("session.file_ids[0]", "file-h")]),
         ("prompt", "[draft] describe file-f", []),
         ("prompt", '"file-g"', []),
     ],
@@ -52,13 +54,14 @@ def test_field_refs(name: str, expected: list[tuple[str, bool]]) -> None:
 def test_json_held_in_a_field_names_files_as_a_body_does(
     name: str, value: str, expected: list[tuple[str, str]]
 ) -> None:
-    refs = field_refs(name, value, "other", HOLDERS, check_purpose=False)
+    refs = field_refs(TextField.of(name, value), "other", HOLDERS, check_purpose=False)
     assert [(ref.path, ref.file_id) for ref in refs] == expected
 
 
 def test_inline_files_in_the_json_fields_hold() -> None:
-    fields = [("model", "gpt-realtime", None), ("prompt", "[draft] file_data", None),
-              ("session", '{"input": [{"type": "input_file", "file_data": "data:;base64,AA"}]}',
-               "application/json"),
-              ("items", '[{"file_url": "https://example.com/a.pdf"}]', None)]
+    fields = [TextField.of("model", "gpt-realtime"), TextField.of("prompt", "[draft] file_data"),
+              TextField.of("session",
+                           '{"input": [{"type": "input_file", "file_data": "data:;base64,AA"}]}',
+                           "application/json"),
+              TextField.of("items", '[{"file_url": "https://example.com/a.pdf"}]')]
     assert inline_in_fields(fields) == ["session.input[0].file_data", "items[0].file_url"]

@@ -1,0 +1,43 @@
+"""The strict JSON reader every checked body goes through: a nesting limit that counts a scalar
+as a level of its own, duplicate keys refused, hostile nesting a 400 and never a crash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.errors import GatewayError
+from gateway.json_body import MAX_DEPTH, parse
+
+
+def nested(levels: int, leaf: str = "") -> bytes:
+    """`levels` arrays one inside another, around `leaf`."""
+    return ("[" * levels + leaf + "]" * levels).encode()
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b"{}", {}),
+    (b'{"a": 1}', {"a": 1}),
+    (nested(MAX_DEPTH), nested(MAX_DEPTH)),  # the innermost empty array is a level
+    (nested(MAX_DEPTH - 1, '"x"'), nested(MAX_DEPTH - 1, '"x"')),  # and so is a string
+    (b'{"input": ["a", "b"], "k": {"l": [{}]}}', {"input": ["a", "b"], "k": {"l": [{}]}}),
+])
+def test_bodies_within_the_limits_parse(raw: bytes, expected: Any) -> None:
+    assert parse(raw) == (parse(expected) if isinstance(expected, bytes) else expected)
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (nested(MAX_DEPTH + 1), "nests deeper than 64"),
+    (nested(MAX_DEPTH, "1"), "nests deeper than 64"),  # a scalar one level too deep
+    (b'{"k": [' + nested(MAX_DEPTH) + b"]}", "nests deeper than 64"),
+    (nested(200_000), "nests deeper than 64"),  # the C parser's own guard, not a crash
+    (b'{"file_id": "file-a", "file_id": "file-b"}', "Duplicate key 'file_id'"),
+    (b'{"a": {"x": 1, "x": 2}}', "Duplicate key 'x'"),
+    (b'{"a": ', "Invalid JSON body"),
+])
+def test_bodies_beyond_them_are_invalid_requests(raw: bytes, message: str) -> None:
+    with pytest.raises(GatewayError) as refused:
+        parse(raw)
+    assert (refused.value.status, refused.value.code) == (400, "invalid_request")
+    assert message in refused.value.message
