@@ -70,7 +70,7 @@ def field_json(name: str, value: str) -> Any:
     if value.lstrip()[:1] not in ("{", "["):
         return None
     try:
-        return document(value, f"Form field {name!r}")
+        return document(value, f"form field {name!r}")
     except NotJson:
         return None
 

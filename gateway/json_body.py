@@ -16,12 +16,18 @@ from gateway.errors import GatewayError, invalid_request
 MAX_DEPTH = 64
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise invalid_request(f"Duplicate key {key!r} in the JSON body")
-        result[key] = value
+    result = dict(pairs)  # in C: the common case, no duplicate, costs one length comparison
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return result
 
 
@@ -50,27 +56,31 @@ class NotJson(ValueError):
 
 def parse(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
     try:
-        return document(raw, "JSON body", max_depth)
+        return document(raw, "the JSON body", max_depth)
     except NotJson as exc:
         raise invalid_request(f"Invalid JSON body: {exc}") from exc
 
 
-def document(raw: str | bytes, what: str, max_depth: int = MAX_DEPTH) -> Any:
+def document(raw: str | bytes, what: str, max_depth: int = MAX_DEPTH, param: str | None = None) -> Any:
     """`raw` parsed as the lenient parsers upstream read it (NaN and Infinity included, which
     orjson refuses), or NotJson. Duplicate keys and hostile nesting are refused, not NotJson:
     they are JSON some parser reads, just not one way."""
     try:
         body = json.loads(raw, object_pairs_hook=_no_duplicates)
-    except GatewayError:
-        raise
+    except _DuplicateKey as exc:
+        raise invalid_request(f"Duplicate key {exc.args[0]!r} in {what}", param=param) from None
     except RecursionError as exc:
         # The C parser guards its own recursion; a hostile nesting surfaces here.
-        raise invalid_request(f"{what} nests deeper than {max_depth}") from exc
+        raise _too_deep(what, max_depth, param) from exc
     except ValueError as exc:
         raise NotJson(str(exc)) from exc
     if _depth(body, max_depth) > max_depth:
-        raise invalid_request(f"{what} nests deeper than {max_depth}")
+        raise _too_deep(what, max_depth, param)
     return body
+
+
+def _too_deep(what: str, max_depth: int, param: str | None) -> GatewayError:
+    return invalid_request(f"Nesting deeper than {max_depth} in {what}", param=param)
 
 
 def opens_json(head: bytes, *, final: bool) -> bool | None:

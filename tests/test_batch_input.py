@@ -63,3 +63,27 @@ def test_lines_the_upstream_cannot_read_name_nothing(gateway: Gateway) -> None:
     batch = batch_of(gateway, "alice", b"not json\n", b"[1, 2]\n", b"\n",
                      line("1", "/v1/responses", {"model": "gpt-4o", "input": "hi"}))
     assert batch.id
+
+
+@pytest.mark.parametrize("extra", ['"temperature": NaN', '"instructions": "\\ud800"'])
+def test_a_line_only_a_lenient_parser_reads_is_checked_all_the_same(
+    gateway: Gateway, extra: str
+) -> None:
+    """The lines were read with orjson, which refuses NaN and a lone surrogate's escape, and a
+    line it could not read named nothing; an upstream built on Python's json runs it, with
+    another org's file."""
+    carols = upload(gateway, "carol", "user_data")
+    made = line("2", "/v1/responses", reading(carols)).replace(b'"model"', f"{extra}, \"model\"".encode())
+    harmless = line("1", "/v1/responses", {"model": "gpt-4o", "input": "hi"})
+    assert refusal(partial(batch_of, gateway, "alice", harmless, made)) == (
+        404, "file_not_found", PARAM)
+
+
+def test_a_line_with_a_key_twice_is_refused(gateway: Gateway) -> None:
+    mine, carols = upload(gateway, "alice", "user_data"), upload(gateway, "carol", "user_data")
+    made = line("1", "/v1/responses", reading(mine)).replace(
+        f'"file_id": "{mine}"'.encode(), f'"file_id": "{mine}", "file_id": "{carols}"'.encode())
+    gateway.sandbox.clear()
+    assert refusal(partial(batch_of, gateway, "alice", made)) == (
+        400, "invalid_request", "input_file_id")
+    assert [r["path"] for r in gateway.sandbox.requests() if r["method"] == "POST"] == ["/v1/files"]

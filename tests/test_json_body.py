@@ -28,10 +28,10 @@ def test_bodies_within_the_limits_parse(raw: bytes, expected: Any) -> None:
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    (nested(MAX_DEPTH + 1), "nests deeper than 64"),
-    (nested(MAX_DEPTH, "1"), "nests deeper than 64"),  # a scalar one level too deep
-    (b'{"k": [' + nested(MAX_DEPTH) + b"]}", "nests deeper than 64"),
-    (nested(200_000), "nests deeper than 64"),  # the C parser's own guard, not a crash
+    (nested(MAX_DEPTH + 1), "deeper than 64 in the JSON body"),
+    (nested(MAX_DEPTH, "1"), "deeper than 64 in the JSON body"),  # a scalar one level too deep
+    (b'{"k": [' + nested(MAX_DEPTH) + b"]}", "deeper than 64 in the JSON body"),
+    (nested(200_000), "deeper than 64 in the JSON body"),  # the C parser's own guard, not a crash
     (b'{"file_id": "file-a", "file_id": "file-b"}', "Duplicate key 'file_id'"),
     (b'{"a": {"x": 1, "x": 2}}', "Duplicate key 'x'"),
     (b'{"a": ', "Invalid JSON body"),

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from gateway.errors import invalid_request, upstream_unavailable
 from gateway.file_refs import FileRef, find_refs
+from gateway.json_body import NotJson, document
 from gateway.routes.forward import fetch
 from gateway.upstream import upstream_failure
 from gateway.upstream_connection import UpstreamError
@@ -54,12 +54,13 @@ async def batch_input_refs(request: web.Request, body: Any) -> list[FileRef]:
 
 
 def _line_refs(line: bytes, number: int, found: dict[str, FileRef]) -> None:
-    """A line the upstream cannot read is a line it will not run: it names nothing."""
+    """A line that is not JSON is a line the upstream will not run: it names nothing. One that
+    only a lenient parser reads (NaN) is read as one would; a key twice is refused."""
     if not line.strip():
         return
     try:
-        request = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        request = document(line, f"line {number} of the batch input", param="input_file_id")
+    except NotJson:
         return
     if not isinstance(request, dict):
         return
