@@ -2,11 +2,11 @@
 
 Every object the gateway records is recorded after the upstream created it. If that write
 fails, the caller must hear 503 `policy_store_unavailable` rather than get an id nobody could
-ever use through the gateway, and whatever the gateway can take back (Holder.deletable, and
-files) must be deleted upstream, so that nothing ownerless is left behind. What it cannot take
-back (a Live session, a phone call, a batch...) stays upstream, unrecorded and so refused to
-everyone: the gateway must send nothing more. Once writes are allowed again the same call works
-and the object is its creator's, refused to another org.
+ever use through the gateway, and the gateway takes it back upstream, so that nothing ownerless
+is left behind: what the API deletes is deleted, what it only stops is stopped (a batch or job
+cancelled, an Upload or ChatKit session cancelled, a Live session or call hung up), since it
+would otherwise go on costing its org. Once writes are allowed again the same call works and
+the object is its creator's, refused to another org.
 
 A Redis that lost its replicas (`min-replicas-to-write`) fails exactly there: lookups, and the
 checks of what a body references, still pass, and only the record's write is refused.
@@ -77,86 +77,86 @@ class Case:
     make: Callable[[openai.OpenAI, str], str]
     use: Callable[[openai.OpenAI, str, str], object]
     collection: str
-    takes_back: bool
+    # DELETE, or the step a POST to takes it back (`cancel`, `hangup`).
+    takes_back: str
     prepare: Callable[[Gateway], str] = nothing
     reads: tuple[tuple[str, str], ...] = ()
-    # False where the sandbox has no DELETE for the kind: the gateway's is sent all the same.
-    upstream_deletes: bool = True
+    # False where the sandbox refuses it (its batches and jobs have always finished, and a
+    # finished one cannot be cancelled): the gateway asks all the same.
+    upstream_takes_back: bool = True
 
 
 CASES: dict[str, Case] = {
     "file": Case(
         lambda c, _: c.files.create(file=("d.pdf", io.BytesIO(b"%PDF-1.4\n")), purpose="user_data").id,
-        lambda c, i, _: c.files.retrieve(i), "/v1/files", takes_back=True),
+        lambda c, i, _: c.files.retrieve(i), "/v1/files", takes_back="DELETE"),
     "vector_store": Case(
         lambda c, _: c.vector_stores.create(name="s").id,
-        lambda c, i, _: c.vector_stores.retrieve(i), "/v1/vector_stores", takes_back=True),
-    # The sandbox has no DELETE /v1/containers/{id} (OpenAI has one): it answers 404.
+        lambda c, i, _: c.vector_stores.retrieve(i), "/v1/vector_stores", takes_back="DELETE"),
     "container": Case(
         lambda c, _: c.containers.create(name="c").id,
-        lambda c, i, _: c.containers.retrieve(i), "/v1/containers", takes_back=True,
-        upstream_deletes=False),
+        lambda c, i, _: c.containers.retrieve(i), "/v1/containers", takes_back="DELETE"),
     "skill": Case(
         lambda c, _: c.skills.create(files=[("tidy/SKILL.md", io.BytesIO(SKILL_MD))]).id,
-        lambda c, i, _: c.skills.retrieve(i), "/v1/skills", takes_back=True),
+        lambda c, i, _: c.skills.retrieve(i), "/v1/skills", takes_back="DELETE"),
     "webhook_endpoint": Case(
         lambda c, _: c.webhooks.create(event_types=["batch.completed"], name="hooks",
                                        url="https://hooks.example.com/in").id,
-        lambda c, i, _: c.webhooks.retrieve(i), "/v1/webhook_endpoints", takes_back=True),
+        lambda c, i, _: c.webhooks.retrieve(i), "/v1/webhook_endpoints", takes_back="DELETE"),
     "video": Case(
         lambda c, _: c.videos.create(prompt="a cat").id,
-        lambda c, i, _: c.videos.retrieve(i), "/v1/videos", takes_back=True),
+        lambda c, i, _: c.videos.retrieve(i), "/v1/videos", takes_back="DELETE"),
     "eval": Case(
         lambda c, _: make_eval(c), lambda c, i, _: c.evals.retrieve(i), "/v1/evals",
-        takes_back=True),
+        takes_back="DELETE"),
     "eval_run": Case(
         lambda c, e: c.evals.runs.create(e, data_source={
             "type": "jsonl", "source": {"type": "file_content", "content": [{"item": {}}]}}).id,
         lambda c, i, e: c.evals.runs.retrieve(i, eval_id=e), "/v1/evals/{context}/runs",
-        takes_back=True, prepare=lambda g: make_eval(g.client("alice"))),
+        takes_back="DELETE", prepare=lambda g: make_eval(g.client("alice"))),
     "agent": Case(
         lambda c, _: c.beta.agents.create(model="gpt-5").id,
-        lambda c, i, _: c.beta.agents.retrieve(i), "/v1/agents", takes_back=True),
+        lambda c, i, _: c.beta.agents.retrieve(i), "/v1/agents", takes_back="DELETE"),
     # Stored exchanges are holders the upstream deletes like any other (holders.py).
     "response": Case(
         lambda c, _: c.responses.create(model="gpt-4o", input="hi", store=True).id,
-        lambda c, i, _: c.responses.retrieve(i), "/v1/responses", takes_back=True),
+        lambda c, i, _: c.responses.retrieve(i), "/v1/responses", takes_back="DELETE"),
     "chat_completion": Case(
         lambda c, _: c.chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": "hi"}], store=True).id,
-        lambda c, i, _: c.chat.completions.retrieve(i), "/v1/chat/completions", takes_back=True),
+        lambda c, i, _: c.chat.completions.retrieve(i), "/v1/chat/completions", takes_back="DELETE"),
     "conversation": Case(
         lambda c, _: c.conversations.create().id,
-        lambda c, i, _: c.conversations.retrieve(i), "/v1/conversations", takes_back=True),
-    # Not taken back: the API deletes none of these (a batch or a job is only cancelled, an
-    # Upload expires, a session or a call ends), so each stays upstream, unrecorded, refused to
-    # everyone as untracked.
+        lambda c, i, _: c.conversations.retrieve(i), "/v1/conversations", takes_back="DELETE"),
+    # The API deletes none of these; each is stopped instead.
     "batch": Case(
         lambda c, f: c.batches.create(input_file_id=f, endpoint="/v1/chat/completions",
                                       completion_window="24h").id,
-        lambda c, i, _: c.batches.retrieve(i), "/v1/batches", takes_back=False,
+        lambda c, i, _: c.batches.retrieve(i), "/v1/batches", takes_back="cancel",
+        upstream_takes_back=False,
         prepare=lambda g: upload(g, "alice", "batch", data=JSONL, filename="in.jsonl"),
         # Its input's lines are read for the files they name before the batch is created.
         reads=(("GET", "/v1/files/{context}/content"),)),
     "fine_tuning_job": Case(
         lambda c, f: c.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=f).id,
-        lambda c, i, _: c.fine_tuning.jobs.retrieve(i), "/v1/fine_tuning/jobs", takes_back=False,
+        lambda c, i, _: c.fine_tuning.jobs.retrieve(i), "/v1/fine_tuning/jobs", takes_back="cancel",
+        upstream_takes_back=False,
         prepare=lambda g: upload(g, "alice", "fine-tune", data=JSONL, filename="t.jsonl")),
     "upload": Case(
         lambda c, _: c.uploads.create(bytes=10, filename="big.jsonl", mime_type="text/jsonl",
                                       purpose="batch").id,
-        lambda c, i, _: c.uploads.cancel(i), "/v1/uploads", takes_back=False),
+        lambda c, i, _: c.uploads.cancel(i), "/v1/uploads", takes_back="cancel"),
     "chatkit_session": Case(
         lambda c, _: c.beta.chatkit.sessions.create(user=USER, workflow={"id": "wf"}).id,
         lambda c, i, _: c.beta.chatkit.sessions.cancel(i), "/v1/chatkit/sessions",
-        takes_back=False, prepare=claim_end_user),
+        takes_back="cancel", prepare=claim_end_user),
     "live_session": Case(
         lambda c, _: c.live.create(session=LIVE, transport=WEBRTC).session.id,
         lambda c, i, _: c.live.sessions.download_recording(i).read(), "/v1/live/sessions",
-        takes_back=False),
+        takes_back="hangup"),
     "realtime_call": Case(
         lambda c, _: start_call(c), lambda c, i, _: c.realtime.calls.hangup(i),
-        "/v1/realtime/calls", takes_back=False),
+        "/v1/realtime/calls", takes_back="hangup"),
 }
 
 
@@ -209,18 +209,19 @@ def test_what_the_store_cannot_record_is_refused_and_taken_back_if_it_can_be(
     # The upstream made it (a WebRTC call answers 201): the failure was the gateway's write.
     assert calls[len(asked) - 1][2] in (200, 201), calls
     after = calls[len(asked):]
-    new_id: str | None = None
-    if case.takes_back:
-        assert len(after) == 1, calls
-        method, path, status = after[0]
+    assert len(after) == 1, calls
+    method, path, status = after[0]
+    if case.takes_back == "DELETE":
         head, _, new_id = path.rpartition("/")
         assert (method, head) == ("DELETE", collection), calls
-        assert new_id
-        if case.upstream_deletes:
-            # 200: the id was one the sandbox had made, and it is gone now.
-            assert status == 200, calls
     else:
-        assert after == [], calls
+        below, _, step = path.rpartition("/")
+        head, _, new_id = below.rpartition("/")
+        assert (method, head, step) == ("POST", collection, case.takes_back), calls
+    assert new_id
+    if case.upstream_takes_back:
+        # The id was one the sandbox had made, and it is gone or stopped now.
+        assert status is not None and 200 <= status < 300, calls
     assert_nothing_allowed(sink.events, new_id)
 
     made = case.make(alice, context)

@@ -32,9 +32,9 @@ from gateway.upstream import relay
 
 # Neither API is in the purpose matrix: files named there are checked for use, not purpose.
 LIVE = Holder("live.session", "live", "/v1/live/sessions", None, deletable=False,
-              checks_purpose=False)
+              stop_step="hangup", checks_purpose=False)
 CALLS = Holder("realtime.call", "realtime", "/v1/realtime/calls", None, deletable=False,
-               checks_purpose=False)
+               stop_step="hangup", checks_purpose=False)
 OBJECT = "/{object_id}"
 
 

@@ -27,7 +27,8 @@ from gateway.upstream import relay
 
 API = "chatkit"
 USER_KIND = "chatkit.user"
-SESSIONS = Holder("chatkit.session", API, "/v1/chatkit/sessions", None, deletable=False)
+SESSIONS = Holder("chatkit.session", API, "/v1/chatkit/sessions", None, deletable=False,
+                  stop_step="cancel")
 THREADS = "/v1/chatkit/threads"
 THREAD = THREADS + "/{thread_id}"
 # `before` pages backwards, which a filtered list cannot; `user` narrows it upstream.

@@ -74,15 +74,20 @@ async def checked_json(
     return raw, body, await check_refs(request, refs(body), holder)
 
 
-async def compensate(request: web.Request, path: str, route: str) -> None:
-    """Recording failed after the upstream created the object at `path`: delete it, so that
-    nothing the gateway cannot account for is left behind."""
+async def compensate(request: web.Request, path: str, route: str, method: str = "DELETE") -> None:
+    """Recording failed after the upstream created the object at `path`: delete it (or stop
+    it, with a POST to `path`), so that nothing the gateway cannot account for is left behind."""
     try:
-        response = await fetch(request, "DELETE", path, route)
+        response = await fetch(request, method, path, route)
         response.release()
-        log.warning("%s could not be recorded; deleted upstream (%s)", path, response.status)
     except GatewayError:
-        log.error("%s could not be recorded nor deleted upstream", path)
+        log.error("%s could not be recorded nor taken back upstream (%s)", path, method)
+        return
+    if 200 <= response.status < 300:
+        log.warning("%s could not be recorded; taken back upstream (%s)", path, method)
+    else:
+        log.error("%s could not be recorded nor taken back upstream (%s answered %s)",
+                  path, method, response.status)
 
 
 async def checked_form(

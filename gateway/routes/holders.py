@@ -68,6 +68,10 @@ class Holder:
     derive: Derive = none
     # The upstream deletes it with DELETE on its path (batches and jobs are only cancelled).
     deletable: bool = True
+    # Where DELETE cannot take back one the gateway made but could not record, a POST to this
+    # step below it stops it (a batch or job is cancelled, a call hung up): left running, it
+    # would cost its org while nobody may reach it.
+    stop_step: str | None = None
     inner_refs: InnerRefs | None = None
     # False for an API the purpose matrix does not know: files it is given are checked for use
     # by the caller, not for purpose.
@@ -80,16 +84,17 @@ class Holder:
 
 BATCHES = Holder("batch", "batches", "/v1/batches",
                  ListSpec("/v1/batches", "/v1/batches", 100, 20, ()), batch_outputs, deletable=False,
-                 inner_refs=batch_input_refs)
+                 stop_step="cancel", inner_refs=batch_input_refs)
 JOBS = Holder("fine_tuning.job", "fine_tuning", "/v1/fine_tuning/jobs",
               ListSpec("/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 100, 20, ()), job_results,
-              deletable=False)
+              deletable=False, stop_step="cancel")
 VECTOR_STORES = Holder("vector_store", "vector_stores", "/v1/vector_stores",
                        ListSpec("/v1/vector_stores", "/v1/vector_stores", 100, 20, ("order",)))
 CONTAINERS = Holder("container", "containers", "/v1/containers",
                     ListSpec("/v1/containers", "/v1/containers", 100, 20, ("order",)))
 UPLOADS = Holder("upload", "uploads", "/v1/uploads",
-                 ListSpec("/v1/uploads", "/v1/uploads", 100, 20, ()), upload_file, deletable=False)
+                 ListSpec("/v1/uploads", "/v1/uploads", 100, 20, ()), upload_file, deletable=False,
+                 stop_step="cancel")
 # Stored model exchanges carry their inputs (file ids, inline file_data) and outputs: they are
 # the caller's as much as a batch is. Only chat completions can be listed upstream.
 CHAT_COMPLETIONS = Holder(

@@ -58,12 +58,20 @@ async def record_created(
     try:
         await request.app[keys.STORE].put(record)
     except StoreUnavailable as exc:
-        if holder.deletable:
-            # Nobody could ever reach it through the gateway: take it back, as an upload is.
-            path = f"{holder.collection.format_map(request.match_info)}/{object_id}"
-            await compensate(request, path, holder.collection + "/{object_id}")
+        # Nobody could ever reach it through the gateway: take it back, as an upload is.
+        await take_back(request, holder, object_id)
         raise store_unavailable() from exc
     return record
+
+
+async def take_back(request: web.Request, holder: Holder, object_id: str) -> None:
+    path = f"{holder.collection.format_map(request.match_info)}/{object_id}"
+    route = holder.collection + "/{object_id}"
+    if holder.deletable:
+        await compensate(request, path, route)
+    elif holder.stop_step is not None:
+        step = "/" + holder.stop_step
+        await compensate(request, path + step, route + step, method="POST")
 
 
 async def decided(

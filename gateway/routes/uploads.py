@@ -13,6 +13,7 @@ from gateway.enforce import decide_file, decision_error, gateway_view, path_id, 
 from gateway.errors import file_too_large, invalid_access_flag, store_unavailable
 from gateway.policy import Action, decide_owner_only, decide_upload
 from gateway.records import EPHEMERAL
+from gateway.routes import objects
 from gateway.routes.files import ACCESS_HEADER
 from gateway.routes.forward import read_body, send
 from gateway.routes.holders import UPLOADS, new_record, record_derived
@@ -53,6 +54,7 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
         try:
             await request.app[keys.STORE].put(record)
         except StoreUnavailable as exc:
+            await objects.take_back(request, UPLOADS, record.file_id)
             raise decision.refused(store_unavailable()) from exc
         return json_response(request, obj, response)
 
