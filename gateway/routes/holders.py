@@ -86,12 +86,13 @@ BATCHES = Holder("batch", "batches", "/v1/batches",
                  ListSpec("/v1/batches", "/v1/batches", 100, 20, ()), batch_outputs, deletable=False,
                  stop_step="cancel", inner_refs=batch_input_refs)
 JOBS = Holder("fine_tuning.job", "fine_tuning", "/v1/fine_tuning/jobs",
-              ListSpec("/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 100, 20, ()), job_results,
+              ListSpec("/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 100, 20, ("metadata[",)),
+              job_results,
               deletable=False, stop_step="cancel")
 VECTOR_STORES = Holder("vector_store", "vector_stores", "/v1/vector_stores",
                        ListSpec("/v1/vector_stores", "/v1/vector_stores", 100, 20, ("order",)))
 CONTAINERS = Holder("container", "containers", "/v1/containers",
-                    ListSpec("/v1/containers", "/v1/containers", 100, 20, ("order",)))
+                    ListSpec("/v1/containers", "/v1/containers", 100, 20, ("order", "name")))
 UPLOADS = Holder("upload", "uploads", "/v1/uploads",
                  ListSpec("/v1/uploads", "/v1/uploads", 100, 20, ()), upload_file, deletable=False,
                  stop_step="cancel")

@@ -45,6 +45,20 @@ class ListSpec:
         return key in self.forwarded or key.startswith(self._prefixes)
 
 
+# Query keys the gateway's own paging answers, never forwarded as they came.
+PAGING = frozenset({"after", "limit"})
+
+
+def _unsupported(request: web.Request, spec: ListSpec) -> None:
+    """A filter the gateway would drop would answer more than was asked, silently; and `before`
+    pages backwards, which a list the gateway filters page by page cannot. Either is refused."""
+    for key in request.query:
+        if key not in PAGING and not spec.forwards(key):
+            hint = "; page forward with `after`" if key == "before" else ""
+            raise invalid_request(
+                f"`{key}` is not supported on {spec.route} through files-gateway{hint}", param=key)
+
+
 def _limit(request: web.Request, spec: ListSpec) -> int:
     raw = request.query.get("limit", str(spec.default_limit))
     if not raw.isdigit() or not 1 <= int(raw) <= spec.max_limit:
@@ -67,6 +81,7 @@ async def filtered_list(
     app = request.app
     store, policy, upstream = app[keys.STORE], app[keys.SETTINGS].policy, app[keys.UPSTREAM]
     principal = scope.principal
+    _unsupported(request, spec)
     limit = _limit(request, spec)
     after = request.query.get("after")
     if after is not None and owner_of is None:
