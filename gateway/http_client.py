@@ -29,6 +29,11 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT", "TRACE"})
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
+class BodyLengthError(ValueError):
+    """A streamed body that does not match the length its request states: the connection it
+    was going up on is discarded, never reused."""
+
+
 class UpstreamResponse:
     """An answer whose head has arrived; its body is read with `read()` or `iter_chunks()`,
     then `release()` hands the connection back (or closes it when the body was left unread)."""
@@ -125,9 +130,9 @@ class HTTPClient:
         body: bytes | AsyncIterable[bytes] | None = None,
     ) -> UpstreamResponse:
         """Send one request and return once the answer's head has arrived."""
-        head, chunked = self._head(method, path_qs, headers, body)
+        head, length = self._head(method, path_qs, headers, body)
         try:
-            return await self._send(method, head, body, chunked)
+            return await self._send(method, head, body, length)
         except UpstreamError as exc:
             self.failed(exc)
             raise
@@ -137,14 +142,14 @@ class HTTPClient:
             self._on_error(error)
 
     async def _send(
-        self, method: str, head: bytes, body: bytes | AsyncIterable[bytes] | None, chunked: bool
+        self, method: str, head: bytes, body: bytes | AsyncIterable[bytes] | None, length: int | None
     ) -> UpstreamResponse:
         if self.closed:
             raise UpstreamConnectionError("the upstream client is closed")
         connection = self._pooled()
         if connection is not None:
             try:
-                return await self._exchange(connection, method, head, body, chunked)
+                return await self._exchange(connection, method, head, body, length)
             except UpstreamConnectionError:
                 replayable = method in _IDEMPOTENT and (body is None or isinstance(body, bytes))
                 if not (replayable and connection.received == 0):
@@ -152,11 +157,11 @@ class HTTPClient:
                 # A kept-alive connection the upstream had closed just as it was picked: once
                 # more on a new one, as aiohttp and browsers do.
         connection = await self._connect()
-        return await self._exchange(connection, method, head, body, chunked)
+        return await self._exchange(connection, method, head, body, length)
 
     async def _exchange(
         self, connection: UpstreamConnection, method: str, head: bytes,
-        body: bytes | AsyncIterable[bytes] | None, chunked: bool,
+        body: bytes | AsyncIterable[bytes] | None, length: int | None,
     ) -> UpstreamResponse:
         try:
             connection.start(head_only=method == "HEAD")
@@ -167,7 +172,7 @@ class HTTPClient:
                 connection.sent = True
             else:
                 transport.write(head)
-                connection.sent = await self._stream(connection, body, chunked)
+                connection.sent = await self._stream(connection, body, length)
             while not connection.head_done:
                 await connection.wait(self.read_timeout)
         except BaseException:
@@ -178,53 +183,61 @@ class HTTPClient:
     def _head(
         self, method: str, path_qs: str, headers: Mapping[str, str],
         body: bytes | AsyncIterable[bytes] | None,
-    ) -> tuple[bytes, bool]:
+    ) -> tuple[bytes, int | None]:
+        """The request's head, and the length a streamed body must have (None: chunked)."""
         lines = [f"{method} {path_qs} HTTP/1.1\r\n", f"Host: {self._host_header}\r\n"]
-        has_length = False
-        if body is None and method in _NO_BODY_METHODS:
-            lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
-        else:
-            exact = isinstance(body, bytes)
-            for name, value in headers.items():
-                if name.lower() == "content-length":
-                    if exact:
-                        continue  # the body in hand says its own length
-                    has_length = True
-                lines.append(f"{name}: {value}\r\n")
-        chunked = False
+        length: int | None = None
+        # A length given with no body, or with one in hand, is not this request's: the upstream
+        # would wait for bytes never sent, or read the next request on the connection as them.
+        stated = body is not None and not isinstance(body, bytes)
+        for name, value in headers.items():
+            if name.lower() == "content-length":
+                if not stated:
+                    continue
+                if not value.isdigit():
+                    raise ValueError(f"Content-Length {value!r} is not a length")
+                length = int(value)
+            lines.append(f"{name}: {value}\r\n")
         if isinstance(body, bytes):
             lines.append(f"Content-Length: {len(body)}\r\n")
         elif body is not None:
-            chunked = not has_length
-            if chunked:
+            if length is None:
                 lines.append("Transfer-Encoding: chunked\r\n")
-        elif method not in _NO_BODY_METHODS and not has_length:
+        elif method not in _NO_BODY_METHODS:
             lines.append("Content-Length: 0\r\n")
         text = "".join(lines)
         # A CR or LF inside a name or value would split the request (RFC 9110 §5.5), and a space
         # in the target would end it early.
         if text.count("\n") != len(lines) or text.count("\r") != len(lines) or " " in path_qs:
             raise ValueError("CR, LF or space in an upstream request line or header")
-        return (text + "\r\n").encode("utf-8", "surrogateescape"), chunked
+        return (text + "\r\n").encode("utf-8", "surrogateescape"), length
 
     async def _stream(
-        self, connection: UpstreamConnection, body: AsyncIterable[bytes], chunked: bool
+        self, connection: UpstreamConnection, body: AsyncIterable[bytes], length: int | None
     ) -> bool:
-        """Send the body; False when it was cut short by an early answer or a closed connection."""
+        """Send the body; False when it was cut short by an early answer or a closed connection.
+        With a stated length, exactly that many bytes or none past it: one more would be read
+        upstream as the start of another request on this connection."""
         transport = connection.transport
         assert transport is not None
+        left = length
         async for chunk in body:
             if connection.head_done or not connection.open:
                 # An early answer (a refusal before the whole body) is what counts: stop sending.
                 return False
             if not chunk:
                 continue
-            if chunked:
+            if left is None:
                 transport.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
             else:
+                left -= len(chunk)
+                if left < 0:
+                    raise BodyLengthError(f"the body is longer than its Content-Length {length}")
                 transport.write(chunk)
             await connection.drain(self.read_timeout)
-        if chunked and connection.open:
+        if left:
+            raise BodyLengthError(f"the body is shorter than its Content-Length {length}")
+        if left is None and connection.open:
             transport.write(b"0\r\n\r\n")
         return connection.open
 

@@ -133,6 +133,11 @@ class Upstream:
         if not keep_body_headers:
             headers.popall(hdrs.CONTENT_TYPE, None)
             headers.popall(hdrs.CONTENT_LENGTH, None)
+        elif hdrs.CONTENT_ENCODING in request.headers:
+            # aiohttp hands over a gzip, deflate, br or zstd body decoded, so the caller's length
+            # is the coded body's: sent as it is, the upstream would read that much and take the
+            # rest for a request of its own. The body goes chunked, framed by what is sent.
+            headers.popall(hdrs.CONTENT_LENGTH, None)
         if json_only:
             # The gateway edits these bodies, so it must read them uncompressed: said outright,
             # since an upstream may compress when a request names no coding (RFC 9110 §12.5.3).

@@ -22,7 +22,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from pytest_aiohttp import AiohttpServer
 
-from gateway.http_client import HTTPClient
+from gateway.http_client import BodyLengthError, HTTPClient
 from gateway.upstream_connection import (
     HIGH_WATER,
     UpstreamConnectionError,
@@ -585,6 +585,10 @@ async def test_a_get_goes_out_as_the_request_line_host_and_the_callers_headers_o
         pytest.param("POST", lambda: None, {}, [("Content-Length", "0")], b"", id="a bodiless POST"),
         pytest.param("DELETE", lambda: None, {}, [("Content-Length", "0")], b"", id="a bodiless DELETE"),
         pytest.param("GET", lambda: None, {}, [], b"", id="a GET says nothing of a body"),
+        pytest.param("GET", lambda: None, {"Content-Length": "40"}, [], b"",
+                     id="nor does a GET given a length and no body"),
+        pytest.param("POST", lambda: None, {"Content-Length": "40"}, [("Content-Length", "0")], b"",
+                     id="a bodiless POST given a length says 0"),
     ],
 )
 async def test_request_bodies_are_framed_on_the_wire(
@@ -815,6 +819,22 @@ async def test_an_error_in_the_body_iterable_propagates_and_the_connection_is_dr
     with pytest.raises(ValueError) as caught:
         await client.request("POST", "/", {}, Upload(pieces=2, error=error))
     assert caught.value is error
+    assert await get(client) == b"ok"
+    assert server.accepted == 2
+
+
+@pytest.mark.parametrize("stated", [b"hello worl", b"hello world!"], ids=["longer", "shorter"])
+async def test_a_streamed_body_that_is_not_its_stated_length_is_never_sent_whole(
+    rig: Rig, stated: bytes
+) -> None:
+    """A byte past the stated length would be read upstream as the next request's first: the
+    request fails (BodyLengthError) before a byte past the length is written (the longer body's
+    last piece is not), and its connection is replaced."""
+    server, client = await rig.pair(answer(OK))
+    assert await get(client) == b"ok"
+    with pytest.raises(BodyLengthError):
+        await client.request("POST", "/", {"Content-Length": str(len(stated))},
+                             pieces(b"hello ", b"world"))
     assert await get(client) == b"ok"
     assert server.accepted == 2
 
