@@ -12,10 +12,12 @@ from __future__ import annotations
 import io
 
 import pytest
+import redis
 
-from tests.conftest import Gateway
+from tests.conftest import Gateway, GatewayFactory
 from tests.http import call
 from tests.sdk import refusal, refused, upload
+from tests.servers import RedisServer
 
 NOT_FOUND = (404, "file_not_found")
 
@@ -85,3 +87,33 @@ def test_fine_tuning_jobs_are_filtered_by_metadata_upstream(gateway: Gateway) ->
     assert sent and sent[0].get("metadata[team]") == "search", sent
     assert refusal(lambda: jobs.list(extra_query={"before": "ftjob-x"})) == (
         400, "invalid_request", "before")
+
+
+@pytest.mark.parametrize("how", ["copied", "uploaded"])
+def test_a_file_put_in_a_container_the_store_cannot_record_is_taken_out(
+    make_gateway: GatewayFactory, own_redis: RedisServer, how: str
+) -> None:
+    """Unrecorded, a copy would be read by the container's rules, not its file's: it is
+    deleted from the container and the caller hears 503, as for anything else the gateway made
+    but could not record."""
+    gateway = make_gateway(store=own_redis.url, store_timeout_seconds=0.5)
+    client = gateway.client("alice")
+    container = client.containers.create(name="c")
+    source = upload(gateway, "alice")
+
+    def put() -> object:
+        if how == "copied":
+            return client.containers.files.create(container.id, file_id=source)
+        return client.containers.files.create(container.id, file=("n.txt", io.BytesIO(b"x")))
+
+    gateway.sandbox.clear()
+    with redis.Redis(host="127.0.0.1", port=own_redis.port) as admin:
+        admin.config_set("min-replicas-to-write", 1)
+        try:
+            assert refused(put) == (503, "policy_store_unavailable")
+        finally:
+            admin.config_set("min-replicas-to-write", 0)
+    sent = [(r["method"], r["path"], r["status"]) for r in gateway.sandbox.requests()]
+    assert [method for method, _, _ in sent] == ["POST", "DELETE"], sent
+    assert sent[1][1].startswith(f"/v1/containers/{container.id}/files/cfile_") and sent[1][2] == 200
+    assert list(client.containers.files.list(container.id)) == []

@@ -13,15 +13,17 @@ from aiohttp.typedefs import Handler
 
 from gateway import keys
 from gateway.enforce import decide_file, path_id, raw_id, scope
+from gateway.errors import store_unavailable
 from gateway.file_refs import find_refs
 from gateway.policy import Action
 from gateway.records import FileRecord
 from gateway.references import check_refs
-from gateway.routes.forward import checked_form, is_json, read_body, send, send_form
+from gateway.routes.forward import checked_form, compensate, is_json, read_body, send, send_form
 from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, new_record
 from gateway.routes.objects import decided
 from gateway.routes.paged import ListSpec, filtered_list
 from gateway.routes.responses import json_response, upstream_json
+from gateway.store import StoreUnavailable
 from gateway.upstream import relay
 
 # Files a container made itself (code interpreter outputs) have no record of their own.
@@ -55,7 +57,7 @@ def attach(holder: Holder) -> Handler:
         obj = await upstream_json(response)
         if holder is CONTAINERS and records and obj.get("id"):
             source = next(iter(records.values()))
-            await request.app[keys.STORE].put(dataclasses.replace(
+            await _record_copy(request, dataclasses.replace(
                 source, file_id=str(obj["id"]), kind="container.file", derived_from=source.file_id
             ))
         return json_response(request, obj, response)
@@ -72,8 +74,19 @@ async def _container_upload(request: web.Request, parent: FileRecord | None) -> 
     obj = await upstream_json(response)
     record = new_record(request, str(obj["id"]), "container.file", CONTAINER_OUTPUT, parent.flags,
                         derived_from=parent.file_id)
-    await request.app[keys.STORE].put(record)
+    await _record_copy(request, record)
     return json_response(request, obj, response)
+
+
+async def _record_copy(request: web.Request, record: FileRecord) -> None:
+    """A file the upstream just put in a container: recorded, or taken back out. Unrecorded,
+    it would be read by the container's rules, not those of the file it was copied from."""
+    try:
+        await request.app[keys.STORE].put(record)
+    except StoreUnavailable as exc:
+        path = f"{CONTAINERS.collection}/{request.match_info['object_id']}/files/{record.file_id}"
+        await compensate(request, path, CONTAINERS.collection + "/{object_id}/files/{file_id}")
+        raise store_unavailable() from exc
 
 
 def members(holder: Holder, route: str) -> Handler:
