@@ -228,3 +228,27 @@ def test_what_the_store_cannot_record_is_refused_and_taken_back_if_it_can_be(
     assert made != new_id
     assert refused(lambda: case.use(carol, made, context)) == NOT_FOUND
     case.use(alice, made, context)
+
+
+def test_an_uploads_file_the_store_cannot_record_is_deleted_and_the_completion_refused(
+    make_gateway: GatewayFactory, own_redis: RedisServer
+) -> None:
+    """Completing an Upload makes a File, recorded as the Upload's derived file. Unrecorded,
+    it was handed back (200) yet refused to everyone, its owner included, and an Upload cannot
+    be completed twice; now it is deleted and the caller hears 503, so they upload again."""
+    sink = MemorySink()
+    gateway = make_gateway(store=own_redis.url, sinks=[sink], store_timeout_seconds=0.5)
+    uploads = gateway.client("alice").uploads
+    made = uploads.create(bytes=3, filename="a.jsonl", mime_type="text/jsonl", purpose="batch")
+    part = uploads.parts.create(made.id, data=b"{}\n")
+    gateway.sandbox.clear()
+    sink.events.clear()
+    with writes_refused(own_redis):
+        assert refused(lambda: uploads.complete(made.id, part_ids=[part.id])) == STORE_UNAVAILABLE
+    calls = upstream_calls(gateway)
+    assert [(method, path) for method, path, _ in calls][:1] == [
+        ("POST", f"/v1/uploads/{made.id}/complete")]
+    [(method, path, status)] = calls[1:]
+    assert (method, path.rpartition("/")[0], status) == ("DELETE", "/v1/files", 200), calls
+    assert [(e["action"], e["decision"], e["reason"]) for e in sink.events] == [
+        ("upload", "error", "policy_store_unavailable")]

@@ -15,7 +15,7 @@ from gateway.policy import Action, decide_owner_only, decide_upload
 from gateway.records import EPHEMERAL
 from gateway.routes import objects
 from gateway.routes.files import ACCESS_HEADER
-from gateway.routes.forward import read_body, send
+from gateway.routes.forward import compensate, read_body, send
 from gateway.routes.holders import UPLOADS, new_record, record_derived
 from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
@@ -69,14 +69,20 @@ def owner_only(*, completes: bool = False, stream: bool = False) -> Handler:
                                        path_id(request, "object_id"), decider=decide_owner_only)
             raw = None if stream or not request.body_exists else (await read_body(request))[0]
             response = await send(request, ROUTE, decision, body=raw, stream=stream)
-        if not completes or response.status != 200 or record is None:
-            return await relay(request, response)
-        obj = await upstream_json(response)
-        derived = await record_derived(request, UPLOADS, record, obj)
-        file = obj.get("file")
-        if isinstance(file, dict):
-            file["gateway"] = gateway_view(request, derived.get(str(file.get("id"))))
-        return json_response(request, obj, response)
+            if completes and response.status == 200 and record is not None:
+                obj = await upstream_json(response)
+                derived = await record_derived(request, UPLOADS, record, obj)
+                file = obj.get("file")
+                if isinstance(file, dict):
+                    file_id = str(file.get("id"))
+                    if file_id not in derived:
+                        # Unrecorded, the File would be refused to everyone, its owner included,
+                        # and an Upload completes once: deleted, so the caller uploads again.
+                        await compensate(request, f"/v1/files/{file_id}", "/v1/files/{file_id}")
+                        raise decision.refused(store_unavailable())
+                    file["gateway"] = gateway_view(request, derived[file_id])
+                return json_response(request, obj, response)
+        return await relay(request, response)
 
     return handler
 
