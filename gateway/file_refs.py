@@ -10,6 +10,7 @@ vaults. A fine-tuned `model` (`ft:…`) is a reference to the model, which its j
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,24 @@ INLINE_KEYS = frozenset({"file_data", "file_url"})
 FINE_TUNED_PREFIX = "ft:"
 # Tools whose file ids are copied into a container: the containers API's purposes apply.
 CONTAINER_TOOLS = frozenset({"code_interpreter", "shell"})
+
+
+# Text one of which every reference find_refs can find (and every inline file find_inline can)
+# has in a body's raw JSON: its key (`file_id`, `training_file`, `vector_store_ids`,
+# `skill_id`, `container`, a `source` of type `file_id`, `file_data`), a fine-tuned `model`'s
+# `ft:`, or an escape that could spell any of them. Agents' own keys are not here: their
+# bodies are always parsed.
+_UTF8 = ("utf-8", "utf-8-sig")
+_MAY_NAME = (b"file", b"vector_store", b"skill_id", b"container", b"ft:", b"\\u")
+
+
+def may_name(raw: bytes) -> bool:
+    """False only for a JSON text that cannot reference anything, which need not be parsed: a
+    batch's text-only lines, an embeddings request. The markers are UTF-8; JSON in UTF-16 or
+    UTF-32, which the parser (and so perhaps an upstream) reads too, is always parsed."""
+    if json.detect_encoding(raw[:4]) not in _UTF8:
+        return True
+    return any(marker in raw for marker in _MAY_NAME)
 
 
 @dataclass(frozen=True)
@@ -83,10 +102,12 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool, holders: Holders)
         return
     if not isinstance(node, dict):
         return
-    if node.get("type") in CONTAINER_TOOLS and api == "responses":
+    kind = node.get("type")
+    # Any JSON may stand where a type should: only a string can name a tool.
+    if isinstance(kind, str) and kind in CONTAINER_TOOLS and api == "responses":
         api = "containers"
     container = node.get("container")
-    if node.get("type") == "code_interpreter" and isinstance(container, str):
+    if kind == "code_interpreter" and isinstance(container, str):
         yield FileRef(_join(path, "container"), container, api, check_purpose=False)
     source = node.get("source")
     if isinstance(source, dict) and source.get("type") == "file_id":

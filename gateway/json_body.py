@@ -99,6 +99,11 @@ def opens_json(head: bytes, *, final: bool) -> bool | None:
 async def read_json(request: web.Request, limit: int, head: bytes = b"") -> tuple[bytes, Any]:
     """The raw bytes (forwarded as they are) and the parsed body (checked). `head` is what was
     already read of the body."""
+    raw = await read_whole(request, limit, head)
+    return raw, parse(raw) if raw.strip() else {}
+
+
+async def read_whole(request: web.Request, limit: int, head: bytes = b"") -> bytes:
     if (request.content_length or 0) > limit:
         raise GatewayError(413, "file_too_large", f"JSON body exceeds {limit} bytes")
     chunks = bytearray(head)
@@ -106,5 +111,4 @@ async def read_json(request: web.Request, limit: int, head: bytes = b"") -> tupl
         chunks.extend(chunk)
         if len(chunks) > limit:
             raise GatewayError(413, "file_too_large", f"JSON body exceeds {limit} bytes")
-    raw = bytes(chunks)
-    return raw, parse(raw) if raw.strip() else {}
+    return bytes(chunks)

@@ -389,3 +389,14 @@ def test_metadata_labels_name_nothing(make_gateway: GatewayFactory) -> None:
     assert (reply.status, reply.code) == (404, "file_not_found"), reply.body
     assert reply.json()["error"]["param"] == "metadata.x.file_id"
     assert gateway.sandbox.requests() == []
+
+
+def test_a_type_that_is_not_a_string_is_not_a_crash(sqlite_gateway: Gateway) -> None:
+    """Any JSON may stand where a tool's `type` should; the walk compared it against a set,
+    which raised for a list (a 500 internal_error). It names nothing, so it goes upstream."""
+    gateway = sqlite_gateway
+    gateway.sandbox.clear()
+    raw = b'{"model": "m", "input": "hi", "tools": [{"type": ["code_interpreter"]}, {"type": {}}]}'
+    reply = call(gateway.url, "POST", "/v1/responses", auth("alice"), raw)
+    assert reply.status != 500 and reply.code != "internal_error", reply.body
+    assert [r["path"] for r in gateway.sandbox.requests()] == ["/v1/responses"]

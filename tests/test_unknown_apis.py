@@ -117,13 +117,17 @@ def test_a_holder_of_another_org_is_refused(sqlite_gateway: Gateway) -> None:
 
 
 def test_malformed_json_and_duplicate_keys_are_refused(sqlite_gateway: Gateway) -> None:
-    """A body that opens as JSON must be JSON the gateway can check: two copies of a key could
-    be read differently upstream."""
+    """A body that opens as JSON and may name something must be JSON the gateway can check: two
+    copies of a key could be read differently upstream. One that cannot name anything (no key
+    or escape that could) goes up unparsed, for the upstream to refuse."""
     mine = upload(sqlite_gateway, "alice", "user_data")
-    for raw in (b'{"file_id": "' + mine.encode() + b'", "file_id": "file-other"}', b'{"session": '):
+    for raw in (b'{"file_id": "' + mine.encode() + b'", "file_id": "file-other"}',
+                b'{"session": {"file_ids": ["' + mine.encode() + b'"]', b'{"session": {"\\u0066'):
         reply = post(sqlite_gateway, raw)
         assert (reply.status, reply.code) == (400, "invalid_request"), reply.body
         assert sqlite_gateway.sandbox.requests() == []
+    post(sqlite_gateway, b'{"session": ')
+    assert [r["path"] for r in sqlite_gateway.sandbox.requests()] == [NEW_API]
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):

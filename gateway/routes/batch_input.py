@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.errors import invalid_request, upstream_unavailable
-from gateway.file_refs import FileRef, find_refs
+from gateway.file_refs import FileRef, find_refs, may_name
 from gateway.json_body import NotJson, document
 from gateway.routes.forward import fetch
 from gateway.upstream import upstream_failure
@@ -56,7 +56,7 @@ async def batch_input_refs(request: web.Request, body: Any) -> list[FileRef]:
 def _line_refs(line: bytes, number: int, found: dict[str, FileRef]) -> None:
     """A line that is not JSON is a line the upstream will not run: it names nothing. One that
     only a lenient parser reads (NaN) is read as one would; a key twice is refused."""
-    if not line.strip():
+    if not line.strip() or not may_name(line):
         return
     try:
         request = document(line, f"line {number} of the batch input", param="input_file_id")

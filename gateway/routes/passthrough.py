@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import keys
-from gateway.file_refs import find_refs
+from gateway.file_refs import find_refs, may_name
 from gateway.http_client import UpstreamResponse
-from gateway.json_body import opens_json, read_json
+from gateway.json_body import opens_json, parse, read_whole
 from gateway.records import FileRecord
 from gateway.references import check_refs, refuse_inline
 from gateway.routes.forward import JSON_LIMIT, checked_form, send_form
@@ -47,9 +47,12 @@ async def send_checked(
     else:
         head, is_json = await _head(request)
         if is_json:
-            data, body = await read_json(request, JSON_LIMIT, head)
-            refuse_inline(request.app[keys.SETTINGS].policy, body)
-            records = await check_refs(request, find_refs(body, api, check_purpose=False))
+            data = await read_whole(request, JSON_LIMIT, head)
+            # Most such bodies (embeddings, moderations) cannot name anything: not parsed.
+            if may_name(data):
+                body = parse(data)
+                refuse_inline(request.app[keys.SETTINGS].policy, body)
+                records = await check_refs(request, find_refs(body, api, check_purpose=False))
         else:
             data = _chain(head, request.content.iter_chunked(CHUNK))
     response = await upstream.send(
