@@ -1,5 +1,5 @@
-"""Property: whatever JSON a caller sends to a route with rules, the gateway answers with a
-refusal or the upstream's answer, never a 500 of its own.
+"""Property: whatever JSON (or multipart form) a caller sends to a route with rules, the gateway
+answers with a refusal or the upstream's answer, never a 500 of its own.
 
 Bodies are built from the keys the gateway reads (references, flags, types, sessions...) with
 values of every JSON type where a string, list or object is expected. A tool `type` that was a
@@ -95,3 +95,38 @@ def test_any_json_below_an_object_is_answered(
     if not routes:
         routes += owned_routes(sqlite_gateway)
     not_the_gateways_failure(sqlite_gateway, method, routes[pick % len(routes)], body)
+
+
+FIELD_NAMES = st.sampled_from([
+    "purpose", "file", "access", "session", "sdp", "prompt", "model", "video[id]",
+    "input_reference[file_id]", "mask[file_id]", "images[0][file_id]", "file_ids[]", "file_id",
+    "expires_after[seconds]", "expires_after[anchor]", "files[]", "x[", "[]", "a]b", "",
+])
+FIELD_VALUES = st.one_of(st.sampled_from([
+    "file-abc", "batch", "user_data", "private_only", "v=0\r\n", "[1,", "{}", '{"type": []}',
+    '{"tools": [{"type": "code_interpreter", "container": {"file_ids": ["file-abc"]}}]}',
+    "no_download,ephemeral", "x" * 70,
+]), st.text(max_size=8))
+PARTS = st.lists(st.tuples(FIELD_NAMES, FIELD_VALUES, st.booleans(),
+                           st.sampled_from([None, "application/json", "application/sdp"])),
+                 max_size=6)
+FORM_ROUTES = ["/v1/files", "/v1/videos", "/v1/images/edits", "/v1/realtime/calls", "/v1/skills",
+               "/v1/audio/transcriptions", "/v1/realtime/client_secrets"]
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(FORM_ROUTES), parts=PARTS)
+def test_any_form_is_answered(sqlite_gateway: Gateway, route: str, parts: Any) -> None:
+    boundary = "shapeb0undary"
+    body = b""
+    for name, value, is_file, kind in parts:
+        disposition = f'form-data; name="{name}"' + ('; filename="f.bin"' if is_file else "")
+        head = (f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+                + (f"Content-Type: {kind}\r\n" if kind else "") + "\r\n")
+        body += head.encode() + value.encode("utf-8", "surrogatepass") + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    reply = call(sqlite_gateway.url, "POST", route, {
+        "Authorization": "Bearer sk-alice",
+        "Content-Type": f"multipart/form-data; boundary={boundary}"}, body)
+    assert reply.status != 500, (route, body[:300], reply.body)
