@@ -81,6 +81,12 @@ class ServerThread:
         async def stop_all() -> None:
             for runner in reversed(self._runners):
                 await runner.cleanup()
+            # A connection whose request was answered before its body was read keeps a handler
+            # waiting after cleanup: ended here, not destroyed pending when the loop closes.
+            pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop_all(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
