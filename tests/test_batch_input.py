@@ -10,6 +10,7 @@ from typing import Any
 import openai
 import pytest
 
+from gateway.routes.batch_input import MAX_LINE
 from tests.conftest import Gateway
 from tests.sdk import refusal, upload
 
@@ -86,4 +87,21 @@ def test_a_line_with_a_key_twice_is_refused(gateway: Gateway) -> None:
     gateway.sandbox.clear()
     assert refusal(partial(batch_of, gateway, "alice", made)) == (
         400, "invalid_request", "input_file_id")
+    assert [r["path"] for r in gateway.sandbox.requests() if r["method"] == "POST"] == ["/v1/files"]
+
+
+def test_lines_are_numbered_across_chunks_and_a_line_too_long_is_refused(gateway: Gateway) -> None:
+    """A line many chunks long is read whole (its bytes copied once) and the lines after it keep
+    their numbers; one longer than the limit is refused before the batch is made."""
+    carols = upload(gateway, "carol", "user_data")
+    long = line("1", "/v1/responses", {"model": "gpt-4o", "input": "x" * 3_000_000})
+    harmless = line("2", "/v1/responses", {"model": "gpt-4o", "input": "hi"})
+    made = line("3", "/v1/responses", reading(carols))
+    assert refusal(partial(batch_of, gateway, "alice", long, harmless, made)) == (
+        404, "file_not_found", PARAM.replace("lines[2]", "lines[3]"))
+
+    gateway.sandbox.clear()
+    endless = b'{"custom_id": "1", "body": {"input": "' + b"y" * (MAX_LINE + 1) + b'"}}\n'
+    status, code, param = refusal(partial(batch_of, gateway, "alice", harmless, endless))
+    assert (status, code, param) == (400, "invalid_request", "input_file_id")
     assert [r["path"] for r in gateway.sandbox.requests() if r["method"] == "POST"] == ["/v1/files"]

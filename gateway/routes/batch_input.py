@@ -5,6 +5,7 @@ input is read back from the upstream, line by line (never whole), and every id i
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -35,22 +36,47 @@ async def batch_input_refs(request: web.Request, body: Any) -> list[FileRef]:
         response.release()
         raise upstream_unavailable()
     found: dict[str, FileRef] = {}
-    rest, number = b"", 0
+    # The line being read: each chunk's bytes are copied once, however long a line grows.
+    pending, number = bytearray(), 0
     try:
         async for chunk in response.iter_chunks():
-            *lines, rest = (rest + chunk).split(b"\n")
-            for line in lines:
-                number += 1
-                _line_refs(line, number, found)
-            if len(rest) > MAX_LINE:
-                raise invalid_request(f"Line {number + 1} of {file_id} is too long",
-                                      param="input_file_id")
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                pending += chunk
+                _bounded(len(pending), number + 1, file_id)
+            else:
+                pending += chunk[:cut]
+                lines = bytes(pending).split(b"\n")
+                if max(map(len, lines)) > MAX_LINE:
+                    longest = max(range(len(lines)), key=lambda index: len(lines[index]))
+                    _bounded(len(lines[longest]), number + longest + 1, file_id)
+                pending = bytearray(chunk[cut + 1:])
+                number = await _scan(lines, number, found)
     except UpstreamError as exc:
         raise upstream_failure(exc) from exc
     finally:
         response.release()
-    _line_refs(rest, number + 1, found)
+    _bounded(len(pending), number + 1, file_id)
+    await _scan([bytes(pending)], number, found)
     return list(found.values())
+
+
+def _bounded(length: int, number: int, file_id: str) -> None:
+    if length > MAX_LINE:
+        raise invalid_request(f"Line {number} of {file_id} is too long", param="input_file_id")
+
+
+async def _scan(lines: list[bytes], number: int, found: dict[str, FileRef]) -> int:
+    """The references of lines `number + 1` on; the number of the last. Parsing is Python
+    work, done in a thread, so that a large input does not hold up every other request."""
+    if any(may_name(line) for line in lines):
+        await asyncio.to_thread(_lines_refs, lines, number, found)
+    return number + len(lines)
+
+
+def _lines_refs(lines: list[bytes], number: int, found: dict[str, FileRef]) -> None:
+    for offset, line in enumerate(lines, start=1):
+        _line_refs(line, number + offset, found)
 
 
 def _line_refs(line: bytes, number: int, found: dict[str, FileRef]) -> None:

@@ -87,8 +87,7 @@ BATCHES = Holder("batch", "batches", "/v1/batches",
                  stop_step="cancel", inner_refs=batch_input_refs)
 JOBS = Holder("fine_tuning.job", "fine_tuning", "/v1/fine_tuning/jobs",
               ListSpec("/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 100, 20, ("metadata[",)),
-              job_results,
-              deletable=False, stop_step="cancel")
+              job_results, deletable=False, stop_step="cancel")
 VECTOR_STORES = Holder("vector_store", "vector_stores", "/v1/vector_stores",
                        ListSpec("/v1/vector_stores", "/v1/vector_stores", 100, 20, ("order",)))
 CONTAINERS = Holder("container", "containers", "/v1/containers",
