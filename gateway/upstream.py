@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
 from typing import TypeVar
@@ -32,6 +33,7 @@ _RESPONSE_ALLOW = frozenset(
     }
 )
 CHUNK = 256 * 1024
+IDEMPOTENCY_KEY = "idempotency-key"
 # Header names are a small set in practice; each one's verdict is kept, up to this many, so a
 # request pays a dict lookup per header instead of lower() and a prefix test.
 _REMEMBERED_NAMES = 512
@@ -73,6 +75,15 @@ class _AllowList:
 
 _REQUEST_HEADERS = _AllowList(_REQUEST_ALLOW, ("x-stainless-",))
 _RESPONSE_HEADERS = _AllowList(_RESPONSE_ALLOW, ("x-ratelimit-",))
+
+
+def idempotency_key(request: web.Request, key: str) -> str:
+    """The caller's key made theirs alone. Callers behind one upstream key share its idempotency
+    space, so an upstream that honours the header would replay one caller's answer, with the
+    object it made, to another who sent the same key."""
+    principal = request.get(keys.PRINCIPAL)
+    owner = f"{principal.org}\n{principal.name}" if principal is not None else ""
+    return hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
 
 
 def response_headers(headers: Headers) -> CIMultiDict[str]:
@@ -150,6 +161,8 @@ class Upstream:
         if not headers[hdrs.AUTHORIZATION]:
             del headers[hdrs.AUTHORIZATION]
         headers["x-request-id"] = request[keys.REQUEST_ID]
+        if IDEMPOTENCY_KEY in headers:
+            headers[IDEMPOTENCY_KEY] = idempotency_key(request, headers[IDEMPOTENCY_KEY])
         return headers
 
     async def send(

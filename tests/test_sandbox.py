@@ -727,12 +727,29 @@ def test_drop_header_fault_strips_it_from_the_answer(sandbox: ThreadedSandbox) -
         assert made.headers["location"].startswith("/v1/realtime/calls/rtc_")
 
 
+def test_idempotent_fault_replays_a_keys_first_answer_per_bearer_key(
+    sandbox: ThreadedSandbox,
+) -> None:
+    """As some OpenAI-compatible upstreams do: the same key from the same bearer key gets the
+    first object again; another bearer key, or no key, makes a new one."""
+    sandbox.control("POST", "faults", {"idempotent": {"POST /v1/vector_stores": True}})
+    key = {"Idempotency-Key": "k1"}
+    with OpenAI(api_key="sk-a", base_url=sandbox.base_url, max_retries=0) as a, \
+            OpenAI(api_key="sk-b", base_url=sandbox.base_url, max_retries=0) as b:
+        first = a.vector_stores.create(name="x", extra_headers=key).id
+        assert a.vector_stores.create(name="x", extra_headers=key).id == first
+        assert b.vector_stores.create(name="x", extra_headers=key).id != first
+        assert a.vector_stores.create(name="x").id != first
+        sandbox.control("POST", "faults", {})
+        assert a.vector_stores.create(name="x", extra_headers=key).id != first
+
+
 async def test_bad_fault_sets_are_rejected(raw: TestClient[web.Request, web.Application]) -> None:
     """Every problem in a fault set is reported at once, and nothing is replaced."""
     bad = {"status": {"GET": 500, "POST /v1/files": 200}, "delay": {"GET /v1": -1},
-           "drop_header": {"POST /v1/files": ""}}
+           "drop_header": {"POST /v1/files": ""}, "idempotent": {"POST /v1/files": 1}}
     answer = await raw.post("/__sandbox/faults", json=bad)
     assert answer.status == 400
-    assert (await answer.json())["error"]["message"].count(";") == 3
+    assert (await answer.json())["error"]["message"].count(";") == 4
     assert await (await raw.get("/__sandbox/faults")).json() == {
-        "delay": {}, "status": {}, "drop_header": {}}
+        "delay": {}, "status": {}, "drop_header": {}, "idempotent": {}}

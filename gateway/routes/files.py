@@ -27,7 +27,7 @@ from gateway.multipart import MultipartRewriter
 from gateway.policy import Action, decide_upload
 from gateway.records import EPHEMERAL, FileRecord
 from gateway.routes.forward import compensate, fetch
-from gateway.routes.holders import new_record
+from gateway.routes.holders import keep_created, new_record
 from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
 from gateway.upstream import read_whole, relay
@@ -106,7 +106,7 @@ async def _upload(
     decision.record = record
     decision.file_id = record.file_id
     try:
-        await app[keys.STORE].put(record)
+        record = decision.record = await keep_created(request, record)
     except StoreUnavailable as exc:
         await compensate(request, f"/v1/files/{record.file_id}", "/v1/files/{file_id}")
         raise decision.refused(store_unavailable()) from exc

@@ -4,6 +4,7 @@ called, where they list, and which files they derive."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -12,11 +13,14 @@ from typing import Any, NamedTuple
 from aiohttp import web
 
 from gateway import keys
+from gateway.errors import upstream_unavailable
 from gateway.file_refs import FileRef, find_refs
 from gateway.records import FileRecord
 from gateway.routes.batch_input import batch_input_refs
 from gateway.routes.paged import ListSpec
 from gateway.store import StoreUnavailable
+
+log = logging.getLogger("files_gateway")
 
 
 class Derived(NamedTuple):
@@ -119,6 +123,23 @@ def new_record(
         policy_version=request.app[keys.SETTINGS].policy.version,
         expires_at=expires_at, derived_from=derived_from, kind=kind,
     )
+
+
+async def keep_created(request: web.Request, record: FileRecord) -> FileRecord:
+    """Record what the upstream just made for the caller, never over another record. The same
+    caller's earlier one stands: the upstream answered a retry again (an idempotent replay).
+    Anyone else's is not taken over: an upstream that answers a create with an object the
+    gateway already records for someone else has not made the caller one, so nothing is relayed."""
+    store = request.app[keys.STORE]
+    if await store.put_if_absent(record):
+        return record
+    existing = await store.get(record.file_id)
+    if (existing is not None and not existing.deleted
+            and (existing.owner, existing.org) == (record.owner, record.org)):
+        return existing
+    log.error("the upstream answered a create with %s, which is recorded for another owner",
+              record.file_id)
+    raise upstream_unavailable()
 
 
 async def record_derived(

@@ -16,7 +16,7 @@ from gateway.policy import Action, decide_bundle_download
 from gateway.records import FileRecord
 from gateway.references import check_refs, inherited_flags
 from gateway.routes.forward import checked_json, compensate, send
-from gateway.routes.holders import Holder, new_record, none, record_derived
+from gateway.routes.holders import Holder, keep_created, new_record, none, record_derived
 from gateway.routes.paged import ListSpec, filtered_list
 from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
@@ -56,12 +56,11 @@ async def record_created(
     record = new_record(request, object_id, holder.kind, purpose, flags, derived_from,
                         expires_at=expires_at)
     try:
-        await request.app[keys.STORE].put(record)
+        return await keep_created(request, record)
     except StoreUnavailable as exc:
         # Nobody could ever reach it through the gateway: take it back, as an upload is.
         await take_back(request, holder, object_id)
         raise store_unavailable() from exc
-    return record
 
 
 async def take_back(request: web.Request, holder: Holder, object_id: str) -> None:

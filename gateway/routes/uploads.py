@@ -16,7 +16,7 @@ from gateway.records import EPHEMERAL
 from gateway.routes import objects
 from gateway.routes.files import ACCESS_HEADER
 from gateway.routes.forward import compensate, read_body, send
-from gateway.routes.holders import UPLOADS, new_record, record_derived
+from gateway.routes.holders import UPLOADS, keep_created, new_record, record_derived
 from gateway.routes.responses import json_response, upstream_json
 from gateway.store import StoreUnavailable
 from gateway.upstream import relay
@@ -52,7 +52,7 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
         decision.record = record
         decision.file_id = record.file_id
         try:
-            await request.app[keys.STORE].put(record)
+            record = decision.record = await keep_created(request, record)
         except StoreUnavailable as exc:
             await objects.take_back(request, UPLOADS, record.file_id)
             raise decision.refused(store_unavailable()) from exc

@@ -67,9 +67,12 @@ async def set_faults(request: web.Request) -> web.Response:
     return web.json_response(request.app[FAULTS].to_json())
 
 
+KINDS = ("delay", "status", "drop_header", "idempotent")
+
+
 def parse_faults(body: dict[str, Any]) -> FaultSet:
-    problems = [f"unknown key {k!r}" for k in body if k not in ("delay", "status", "drop_header")]
-    parsed: dict[str, list[FaultRule]] = {"delay": [], "status": [], "drop_header": []}
+    problems = [f"unknown key {k!r}" for k in body if k not in KINDS]
+    parsed: dict[str, list[FaultRule]] = {kind: [] for kind in KINDS}
     for kind, rules in parsed.items():
         table = body.get(kind, {})
         if not isinstance(table, dict):
@@ -87,12 +90,14 @@ def parse_faults(body: dict[str, Any]) -> FaultSet:
     if problems:
         raise ApiError(400, "Invalid fault set: " + "; ".join(problems))
     return FaultSet(delays=parsed["delay"], statuses=parsed["status"],
-                    dropped_headers=parsed["drop_header"])
+                    dropped_headers=parsed["drop_header"], idempotent=parsed["idempotent"])
 
 
 def _valid_fault_value(kind: str, value: object) -> bool:
     if kind == "drop_header":
         return isinstance(value, str) and bool(value)
+    if kind == "idempotent":
+        return value is True
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     if kind == "delay":

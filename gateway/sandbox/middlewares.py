@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler
 from .errors import MISSING_KEY_MESSAGE, ApiError, error_response, invalid_url
 from .forms import read_form
 from .keys import FAULTS, LOG_ENTRY, REQUEST_LOG
-from .state import LoggedRequest
+from .state import FaultSet, LoggedRequest
 
 CONTROL_PREFIX = "/__sandbox/"
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         await asyncio.sleep(delay)
     status = faults.status_for(request.method, request.path)
     if status is None:
-        response = await handler(request)
+        response = await _idempotent(request, handler, faults)
         dropped = faults.header_dropped_for(request.method, request.path)
         if dropped is not None:
             response.headers.popall(dropped, None)
@@ -92,6 +92,21 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     if status < 500 and status not in FAULT_BODIES:
         type_ = "invalid_request_error"
     return error_response(status, message, type_)
+
+
+async def _idempotent(request: web.Request, handler: Handler, faults: FaultSet) -> web.StreamResponse:
+    """A key used again by the same bearer key gets the first answer again, not a new object."""
+    key = request.headers.get("Idempotency-Key")
+    if not key or not faults.is_idempotent(request.method, request.path):
+        return await handler(request)
+    slot = (request.headers.get(hdrs.AUTHORIZATION, ""), key, request.method, request.path)
+    if slot in faults.replays:
+        status, body, content_type = faults.replays[slot]
+        return web.Response(status=status, body=body, content_type=content_type)
+    response = await handler(request)
+    if isinstance(response, web.Response) and isinstance(response.body, bytes):
+        faults.replays[slot] = (response.status, response.body, response.content_type)
+    return response
 
 
 @web.middleware

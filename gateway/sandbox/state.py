@@ -235,11 +235,17 @@ class FaultSet:
     delays: list[FaultRule] = field(default_factory=list)
     statuses: list[FaultRule] = field(default_factory=list)
     dropped_headers: list[FaultRule] = field(default_factory=list)
+    # Routes that honour `Idempotency-Key` as some OpenAI-compatible upstreams do (OpenAI's own
+    # API does not): a key used again with the same bearer key replays the first answer.
+    idempotent: list[FaultRule] = field(default_factory=list)
+    replays: dict[tuple[str, str, str, str], tuple[int, bytes, str]] = field(default_factory=dict)
 
     def replace(self, other: FaultSet) -> None:
         self.delays = other.delays
         self.statuses = other.statuses
         self.dropped_headers = other.dropped_headers
+        self.idempotent = other.idempotent
+        self.replays = other.replays
 
     def delay_for(self, method: str, path: str) -> float | None:
         found = _longest(self.delays, method, path)
@@ -248,6 +254,9 @@ class FaultSet:
     def status_for(self, method: str, path: str) -> int | None:
         found = _longest(self.statuses, method, path)
         return None if found is None else int(found)
+
+    def is_idempotent(self, method: str, path: str) -> bool:
+        return _longest(self.idempotent, method, path) is not None
 
     def header_dropped_for(self, method: str, path: str) -> str | None:
         found = _longest(self.dropped_headers, method, path)
@@ -258,6 +267,7 @@ class FaultSet:
             "delay": {f"{r.method} {r.prefix}": r.value for r in self.delays},
             "status": {f"{r.method} {r.prefix}": int(r.value) for r in self.statuses},
             "drop_header": {f"{r.method} {r.prefix}": r.value for r in self.dropped_headers},
+            "idempotent": {f"{r.method} {r.prefix}": True for r in self.idempotent},
         }
 
 
