@@ -11,7 +11,6 @@ import dataclasses
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway import keys
 from gateway.enforce import decide_file, path_id, raw_id, scope
 from gateway.errors import store_unavailable
 from gateway.file_refs import find_refs
@@ -19,7 +18,7 @@ from gateway.policy import Action
 from gateway.records import FileRecord
 from gateway.references import check_refs
 from gateway.routes.forward import checked_form, compensate, is_json, read_body, send, send_form
-from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, new_record
+from gateway.routes.holders import CONTAINERS, VECTOR_STORES, Holder, keep_created, new_record
 from gateway.routes.objects import decided
 from gateway.routes.paged import ListSpec, filtered_list
 from gateway.routes.responses import json_response, upstream_json
@@ -82,7 +81,7 @@ async def _record_copy(request: web.Request, record: FileRecord) -> None:
     """A file the upstream just put in a container: recorded, or taken back out. Unrecorded,
     it would be read by the container's rules, not those of the file it was copied from."""
     try:
-        await request.app[keys.STORE].put(record)
+        await keep_created(request, record)
     except StoreUnavailable as exc:
         path = f"{CONTAINERS.collection}/{request.match_info['object_id']}/files/{record.file_id}"
         await compensate(request, path, CONTAINERS.collection + "/{object_id}/files/{file_id}")
