@@ -81,15 +81,6 @@ class ServerThread:
         async def stop_all() -> None:
             for runner in reversed(self._runners):
                 await runner.cleanup()
-            # A connection whose request was answered before its body was read keeps a handler
-            # waiting after cleanup: ended here, not destroyed pending when the loop closes.
-            pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                # Bounded: a handler blocked on something that ignores cancellation must not
-                # hold the test up.
-                await asyncio.wait(pending, timeout=2)
 
         asyncio.run_coroutine_threadsafe(stop_all(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
