@@ -3,7 +3,11 @@
 - ``GET /__sandbox/requests`` lists every API request that reached the sandbox, in order;
   ``DELETE`` clears that log.
 - ``POST /__sandbox/files`` seeds a file with any purpose, server-made ones included.
-- ``GET|POST /__sandbox/faults`` reads or replaces the injected delays and statuses.
+- ``GET|POST /__sandbox/faults`` reads or replaces the injected faults, each a table of
+  ``"<METHOD> <path prefix>"`` to a value: ``delay`` (seconds before handling), ``status`` (an
+  error answered without handling), ``drop_header`` (a header taken off the answer, as a proxy
+  on the way might) and ``idempotent`` (``true``: a repeated ``Idempotency-Key`` from the same
+  bearer key replays the first answer, as some OpenAI-compatible upstreams do).
 - ``POST /__sandbox/clock`` ``{"advance": seconds}`` moves the sandbox clock forward, to
   reach ``expires_at`` without waiting.
 - ``POST /__sandbox/chatkit/threads`` ``{"user", "text"}`` makes a ChatKit thread as an end
