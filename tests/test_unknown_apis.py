@@ -10,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -270,3 +271,24 @@ def test_json_in_a_form_field_is_checked_and_keeps_its_type(
     head = reply.json()["head"]
     assert 'name="session"\r\nContent-Type: application/json\r\n\r\n{' in head
     assert 'name="sdp"\r\nContent-Type: application/sdp\r\n\r\nv=0' in head
+
+
+def test_a_urlencoded_body_is_checked_as_a_form(sqlite_gateway: Gateway) -> None:
+    """It streamed through unread; an upstream built on a web framework may read it, with the
+    file ids its fields name, however their names are escaped."""
+    gateway = sqlite_gateway
+    carols = upload(gateway, "carol", "user_data")
+    form = "application/x-www-form-urlencoded"
+    for body, param in (
+        (f"model=gpt-realtime&file_id={carols}", "file_id"),
+        (f"tools%5B0%5D%5Bfile%5Fid%5D={carols}", "tools[0].file_id"),
+        ("session=" + quote(json.dumps(session(carols)["session"])),
+         "session.tools[0].container.file_ids[0]"),
+    ):
+        refused = post(gateway, body.encode(), form)
+        assert (refused.status, refused.code) == (404, "file_not_found"), refused.body
+        assert refused.json()["error"]["param"] == param
+        assert gateway.sandbox.requests() == []
+    post(gateway, b"model=gpt-realtime&voice=alloy", form)
+    [sent] = gateway.sandbox.requests()
+    assert sent["path"] == NEW_API

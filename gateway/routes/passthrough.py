@@ -1,7 +1,8 @@
 """Every other /v1 route: forwarded unchanged, bodies streamed both ways.
 
-Fail closed for APIs the gateway has no rules for yet: a JSON body or a form that names a file
-or a holder anywhere is checked first, so a new API cannot take another principal's file. No
+Fail closed for APIs the gateway has no rules for yet: a JSON body or a form (multipart or
+urlencoded) that names a file or a holder anywhere is checked first, so a new API cannot take
+another principal's file. No
 purpose is checked there, since the purpose matrix cannot know what such an API accepts. Bodies
 that are not JSON (audio, SDP offers) stream through unread. (WebSocket handshakes never get
 here: `middleware.websocket_guard` refuses them on every route.)"""
@@ -9,19 +10,22 @@ here: `middleware.websocket_guard` refuses them on every route.)"""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from gateway import keys
 from gateway.file_refs import find_refs, may_name
+from gateway.form_refs import TextField, field_refs, inline_in_fields
 from gateway.http_client import UpstreamResponse
 from gateway.json_body import opens_json, parse, read_whole
 from gateway.records import FileRecord
-from gateway.references import check_refs, refuse_inline
+from gateway.references import check_refs, refuse_inline, refuse_inline_at
 from gateway.routes.forward import JSON_LIMIT, checked_form, send_form
 from gateway.upstream import CHUNK, relay
 
 ROUTE = "/v1/{tail}"
+URLENCODED = "application/x-www-form-urlencoded"
 # The `api` of the audit events of references made through these routes.
 OTHER_API = "other"
 
@@ -44,6 +48,13 @@ async def send_checked(
     elif request.content_type == "multipart/form-data":
         form, records = await checked_form(request, api, check_purpose=False)
         return await send_form(request, route, form), records
+    elif request.content_type == URLENCODED:
+        data = await read_whole(request, JSON_LIMIT)
+        fields = urlencoded_fields(data)
+        if request.app[keys.SETTINGS].policy.inline_files == "deny":
+            refuse_inline_at(inline_in_fields(fields))
+        records = await check_refs(request, [
+            ref for text in fields for ref in field_refs(text, api, frozenset(), check_purpose=False)])
     else:
         head, is_json = await _head(request)
         if is_json:
@@ -59,6 +70,14 @@ async def send_checked(
         request.method, request.raw_path, upstream.request_headers(request), route=route, data=data
     )
     return response, records
+
+
+def urlencoded_fields(raw: bytes) -> list[TextField]:
+    """A urlencoded body's fields, which name files as a multipart form's text fields do
+    (`file_id`, `x[file_id]`, JSON held in a field). No OpenAI API reads such a body, but an
+    upstream built on a web framework may, so it is checked rather than streamed unread."""
+    pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    return [TextField.of(name, value) for name, value in pairs]
 
 
 async def _head(request: web.Request) -> tuple[bytes, bool]:
