@@ -99,8 +99,16 @@ async def decide_file(
     """Look up, decide and refuse in one step; returns the record when the action is allowed.
     `fallback` stands in for a missing record (e.g. a file a container made itself); `decider`
     is decide() unless the step has rules of its own (e.g. decide_owner_only)."""
+    record = await request.app[keys.STORE].get(file_id) or fallback
+    return decide_record(request, decision_scope, action, file_id, record, decider)
+
+
+def decide_record(
+    request: web.Request, decision_scope: DecisionScope, action: Action, file_id: str,
+    record: FileRecord | None, decider: Decider = decide,
+) -> FileRecord | None:
+    """decide_file for a record the caller has looked up already."""
     app = request.app
-    record = await app[keys.STORE].get(file_id) or fallback
     decision_scope.record = record
     if record is not None:
         note_purpose(request, app[keys.SETTINGS].policy, record.purpose)

@@ -3,7 +3,7 @@ as a level of its own, duplicate keys refused, hostile nesting a 400 and never a
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
 import pytest
 
@@ -16,15 +16,16 @@ def nested(levels: int, leaf: str = "") -> bytes:
     return ("[" * levels + leaf + "]" * levels).encode()
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (b"{}", {}),
-    (b'{"a": 1}', {"a": 1}),
-    (nested(MAX_DEPTH), nested(MAX_DEPTH)),  # the innermost empty array is a level
-    (nested(MAX_DEPTH - 1, '"x"'), nested(MAX_DEPTH - 1, '"x"')),  # and so is a string
-    (b'{"input": ["a", "b"], "k": {"l": [{}]}}', {"input": ["a", "b"], "k": {"l": [{}]}}),
+@pytest.mark.parametrize("raw", [
+    b"{}",
+    b'{"a": 1}',
+    nested(MAX_DEPTH),  # the innermost empty array is a level
+    nested(MAX_DEPTH - 1, '"x"'),  # and so is a string
+    b'{"input": ["a", "b"], "k": {"l": [{}]}}',
 ])
-def test_bodies_within_the_limits_parse(raw: bytes, expected: Any) -> None:
-    assert parse(raw) == (parse(expected) if isinstance(expected, bytes) else expected)
+def test_bodies_within_the_limits_parse(raw: bytes) -> None:
+    """As the standard parser reads them, with no check of ours in the way."""
+    assert parse(raw) == json.loads(raw)
 
 
 @pytest.mark.parametrize(("raw", "message"), [

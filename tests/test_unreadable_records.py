@@ -124,3 +124,24 @@ def test_the_expiry_sweep_goes_on_past_a_record_it_cannot_read(
         time.sleep(0.1)
     time.sleep(0.6)  # more sweeps: the two it cannot handle are still not deleted
     assert deleted() == sorted(f"/v1/files/{file_id}" for file_id in ids[2:])
+
+
+def test_a_failure_no_check_foresaw_is_a_500_audited_once(
+    setting: tuple[Gateway, MemorySink, Rewrite]
+) -> None:
+    """DESIGN's last reason, `internal_error`, had no test. A record that reads whole but holds
+    what no check foresaw (an expiry that is not a time) fails inside the decision: a 500, no
+    upstream call, and still exactly one audit event and one metric increment."""
+    gateway, sink, rewrite = setting
+    file_id = upload(gateway)
+    rewrite(file_id, lambda data: json.dumps({**data, "expires_at": "tomorrow"}).encode(), None)
+    gateway.sandbox.clear()
+    del sink.events[:]
+    with pytest.raises(openai.InternalServerError) as failed:
+        gateway.client("alice").files.content(file_id)
+    assert (failed.value.status_code, failed.value.code) == (500, "internal_error")
+    assert gateway.sandbox.requests() == []
+    assert [(e["action"], e["decision"], e["reason"], e["file_id"]) for e in sink.events] == [
+        ("download", "error", "internal_error", file_id)]
+    assert gateway.metric("files_gateway_decisions_total", action="download", decision="error",
+                          reason="internal_error", purpose="batch") == 1

@@ -67,22 +67,25 @@ def _bounded(length: int, number: int, file_id: str) -> None:
 
 
 async def _scan(lines: list[bytes], number: int, found: dict[str, FileRef]) -> int:
-    """The references of lines `number + 1` on; the number of the last. Parsing is Python
-    work, done in a thread, so that a large input does not hold up every other request."""
-    if any(may_name(line) for line in lines):
-        await asyncio.to_thread(_lines_refs, lines, number, found)
+    """The references of lines `number + 1` on; the number of the last. Only lines that may
+    name something are parsed (a text-only line cannot), and in a thread: parsing is Python
+    work, and a large input must not hold up every other request."""
+    named = [(number + offset, line) for offset, line in enumerate(lines, start=1)
+             if may_name(line)]
+    if named:
+        await asyncio.to_thread(_lines_refs, named, found)
     return number + len(lines)
 
 
-def _lines_refs(lines: list[bytes], number: int, found: dict[str, FileRef]) -> None:
-    for offset, line in enumerate(lines, start=1):
-        _line_refs(line, number + offset, found)
+def _lines_refs(lines: list[tuple[int, bytes]], found: dict[str, FileRef]) -> None:
+    for number, line in lines:
+        _line_refs(line, number, found)
 
 
 def _line_refs(line: bytes, number: int, found: dict[str, FileRef]) -> None:
     """A line that is not JSON is a line the upstream will not run: it names nothing. One that
     only a lenient parser reads (NaN) is read as one would; a key twice is refused."""
-    if not line.strip() or not may_name(line):
+    if not line.strip():
         return
     try:
         request = document(line, f"line {number} of the batch input", param="input_file_id")

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.enforce import decide_file, plain_or_refused, scope
+from gateway.enforce import decide_file, decide_record, plain_or_refused, scope
 from gateway.errors import invalid_request, upstream_unavailable
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
@@ -57,9 +57,12 @@ async def create_session(request: web.Request) -> web.StreamResponse:
         # First sight wins: whoever opens the first session for a new end user owns them. One
         # with threads from before the gateway stays untracked until backfill says whose: else
         # any org could open a session first and take those threads.
-        if await store.get(end_user) is None and not await _has_threads(request, str(user)):
-            await store.put_if_absent(new_record(request, end_user, USER_KIND, "", frozenset()))
-        owner = await decide_file(request, decision, Action.REFERENCE, end_user)
+        known = await store.get(end_user)
+        if known is None and not await _has_threads(request, str(user)):
+            claim = new_record(request, end_user, USER_KIND, "", frozenset())
+            # Another org's session may have claimed them just before: whoever did, owns them.
+            known = claim if await store.put_if_absent(claim) else await store.get(end_user)
+        owner = decide_record(request, decision, Action.REFERENCE, end_user, known)
     response = await send(request, SESSIONS.collection, body=raw)
     if response.status != 200:
         return await relay(request, response)

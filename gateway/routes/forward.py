@@ -13,7 +13,7 @@ from gateway.decisions import DecisionScope
 from gateway.errors import GatewayError
 from gateway.file_refs import FileRef
 from gateway.form_parts import FormParts, form_boundary
-from gateway.form_refs import ReferenceForm, inline_in_fields
+from gateway.form_refs import ReferenceForm, TextField, inline_in_fields
 from gateway.http_client import UpstreamResponse
 from gateway.json_body import read_json
 from gateway.records import FileRecord
@@ -100,9 +100,18 @@ async def checked_form(
     parts = FormParts(request.content, form_boundary(request.headers.get(hdrs.CONTENT_TYPE, "")))
     form = ReferenceForm(parts, api, holders, check_purpose)
     await form.read_head()
+    return form, await checked_fields(request, form.fields, form.refs, holder)
+
+
+async def checked_fields(
+    request: web.Request, fields: list[TextField], refs: list[FileRef],
+    holder: FileRecord | None = None,
+) -> dict[str, FileRecord]:
+    """A form's text fields (multipart or urlencoded): under `inline_files: deny` the inline
+    files in the JSON they hold refused, then the references they make checked."""
     if request.app[keys.SETTINGS].policy.inline_files == "deny":
-        refuse_inline_at(inline_in_fields(form.fields))
-    return form, await check_refs(request, form.refs, holder)
+        refuse_inline_at(inline_in_fields(fields))
+    return await check_refs(request, refs, holder)
 
 
 async def send_form(request: web.Request, route: str, form: ReferenceForm) -> UpstreamResponse:

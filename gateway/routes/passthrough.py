@@ -16,12 +16,12 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.file_refs import find_refs, may_name
-from gateway.form_refs import TextField, field_refs, inline_in_fields
+from gateway.form_refs import TextField, field_refs
 from gateway.http_client import UpstreamResponse
 from gateway.json_body import opens_json, parse, read_whole
 from gateway.records import FileRecord
-from gateway.references import check_refs, refuse_inline, refuse_inline_at
-from gateway.routes.forward import JSON_LIMIT, checked_form, send_form
+from gateway.references import check_refs, refuse_inline
+from gateway.routes.forward import JSON_LIMIT, checked_fields, checked_form, send_form
 from gateway.upstream import CHUNK, relay
 
 ROUTE = "/v1/{tail}"
@@ -51,9 +51,7 @@ async def send_checked(
     elif request.content_type == URLENCODED:
         data = await read_whole(request, JSON_LIMIT)
         fields = urlencoded_fields(data)
-        if request.app[keys.SETTINGS].policy.inline_files == "deny":
-            refuse_inline_at(inline_in_fields(fields))
-        records = await check_refs(request, [
+        records = await checked_fields(request, fields, [
             ref for text in fields for ref in field_refs(text, api, frozenset(), check_purpose=False)])
     else:
         head, is_json = await _head(request)

@@ -9,10 +9,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
+from gateway.decisions import DecisionScope
 from gateway.enforce import decide_file, decision_error, gateway_view, path_id, raw_id, scope, upload_flags
 from gateway.errors import file_too_large, invalid_access_flag, store_unavailable
+from gateway.http_client import UpstreamResponse
 from gateway.policy import Action, decide_owner_only, decide_upload
-from gateway.records import EPHEMERAL
+from gateway.records import EPHEMERAL, FileRecord
 from gateway.routes import objects
 from gateway.routes.files import ACCESS_HEADER
 from gateway.routes.forward import compensate, read_body, send
@@ -70,21 +72,28 @@ def owner_only(*, completes: bool = False, stream: bool = False) -> Handler:
             raw = None if stream or not request.body_exists else (await read_body(request))[0]
             response = await send(request, ROUTE, decision, body=raw, stream=stream)
             if completes and response.status == 200 and record is not None:
-                obj = await upstream_json(response)
-                derived = await record_derived(request, UPLOADS, record, obj)
-                file = obj.get("file")
-                if isinstance(file, dict):
-                    file_id = str(file.get("id"))
-                    if file_id not in derived:
-                        # Unrecorded, the File would be refused to everyone, its owner included,
-                        # and an Upload completes once: deleted, so the caller uploads again.
-                        await compensate(request, f"/v1/files/{file_id}", "/v1/files/{file_id}")
-                        raise decision.refused(store_unavailable())
-                    file["gateway"] = gateway_view(request, derived[file_id])
-                return json_response(request, obj, response)
+                return await _completed(request, decision, record, response)
         return await relay(request, response)
 
     return handler
+
+
+async def _completed(
+    request: web.Request, decision: DecisionScope, upload: FileRecord, response: UpstreamResponse,
+) -> web.StreamResponse:
+    """The File a completed Upload made, recorded as its derived file. Unrecorded, it would be
+    refused to everyone, its owner included, and an Upload completes once: it is deleted, so
+    the caller uploads again."""
+    obj = await upstream_json(response)
+    derived = await record_derived(request, UPLOADS, upload, obj)
+    file = obj.get("file")
+    if isinstance(file, dict):
+        file_id = str(file.get("id"))
+        if file_id not in derived:
+            await compensate(request, f"/v1/files/{file_id}", "/v1/files/{file_id}")
+            raise decision.refused(store_unavailable())
+        file["gateway"] = gateway_view(request, derived[file_id])
+    return json_response(request, obj, response)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
