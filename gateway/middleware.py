@@ -108,9 +108,18 @@ def request_middleware(
 
 
 def path_guard(request: web.Request) -> None:
+    """Refuse a path the upstream might read as another route than the gateway did: encoded
+    separators, dot segments, and empty segments (`/v1//batches/x`, `/v1/batches/x/`), which
+    match no route with rules here but which nginx (`merge_slashes`, on by default) and
+    frameworks that ignore a trailing slash serve as `/v1/batches/x`."""
     path = request.raw_path.partition("?")[0]
+    if not path.startswith("/"):
+        # An absolute URL (a forward proxy's request-target): routes would match its path while
+        # the guard below, and what is forwarded, read the whole URL.
+        raise invalid_request("files-gateway is not a forward proxy: send the path (/v1/...), "
+                              "not an absolute URL, as the request target")
     if path.startswith("/v1/") and (
-        _UNSAFE_PATH.search(path) or any(seg in (".", "..") for seg in path.split("/"))
+        _UNSAFE_PATH.search(path) or any(seg in ("", ".", "..") for seg in path[4:].split("/"))
     ):
         raise invalid_file_id(path)
 

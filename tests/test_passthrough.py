@@ -45,15 +45,40 @@ def store_ops(gateway: Gateway) -> float:
         "/v1/files/file.abc",
         "/v1/files/file-abc/content/extra",
         "/v1/batches/..%2Ffiles%2Ffile-abc%2Fcontent",
+        # Empty segments match no route with rules, but nginx merges slashes and some
+        # frameworks ignore a trailing one: each would be served as the route it hides.
+        "/v1//files/file-abc/content",
+        "/v1/batches//batch_abc",
+        "/v1/batches/batch_abc/",
+        "/v1/responses/resp_abc/",
+        "/v1/files/file-abc/content/",
+        "/v1/",
     ],
 )
 def test_invalid_ids_are_refused_without_lookup_or_upstream(gateway: Gateway, path: str) -> None:
-    """Encoded slashes, dot segments, `;` and over-long ids get 400 invalid_file_id at once."""
+    """Encoded slashes, dot and empty segments, `;` and over-long ids get 400 invalid_file_id
+    at once."""
     before = store_ops(gateway)
     gateway.sandbox.clear()
     reply = call(gateway.url, "GET", path, ALICE)
     assert (reply.status, reply.code) == (400, "invalid_file_id"), reply.body
     assert reply.headers["x-gateway-reason"] == "invalid_file_id"
+    assert gateway.sandbox.requests() == []
+    assert store_ops(gateway) == before
+
+
+@pytest.mark.parametrize("target", [
+    "http://upstream.example/v1/batches/..%2Ffiles%2Ffile-abc%2Fcontent",
+    "http://upstream.example/v1//files/file-abc/content",
+    "http://upstream.example/v1/files",
+])
+def test_absolute_urls_are_refused_without_lookup_or_upstream(gateway: Gateway, target: str) -> None:
+    """A forward proxy's request-target: the routes would match its path while the path guard,
+    and what is forwarded, read the whole URL."""
+    before = store_ops(gateway)
+    gateway.sandbox.clear()
+    reply = call(gateway.url, "GET", target, ALICE)
+    assert (reply.status, reply.code) == (400, "invalid_request"), reply.body
     assert gateway.sandbox.requests() == []
     assert store_ops(gateway) == before
 
