@@ -202,9 +202,8 @@ async def run_backfill(
         return 2
     store = await open_store(settings.store_url, settings.store_timeout_seconds)
     summary = Summary()
-    headers = {"Authorization": f"Bearer {settings.upstream.api_key}"}
     try:
-        async with aiohttp.ClientSession(headers=headers) as session:
+        async with aiohttp.ClientSession(headers=settings.upstream.own_headers()) as session:
             adopter = Adopter(store, session, settings.upstream.url, org, owner or "legacy",
                               settings.policy.version, summary, out)
             for name in objects:

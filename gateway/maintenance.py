@@ -57,12 +57,12 @@ async def _reap(app: web.Application, record: FileRecord, holder: str, now: floa
 
 
 async def _delete_upstream(app: web.Application, record: FileRecord) -> bool:
-    api_key = app[keys.SETTINGS].upstream.api_key
-    if not api_key:
+    upstream = app[keys.SETTINGS].upstream
+    if not upstream.api_key:
         # Without a key of its own the gateway cannot call the upstream; the file was sent up
         # with expires_after, so the upstream expires it itself.
         return True
-    headers = {"Authorization": f"Bearer {api_key}", "x-request-id": f"req_{uuid.uuid4().hex}"}
+    headers = {**upstream.own_headers(), "x-request-id": f"req_{uuid.uuid4().hex}"}
     try:
         response = await app[keys.UPSTREAM].send(
             "DELETE", f"/v1/files/{record.file_id}", headers, route="/v1/files/{file_id}"

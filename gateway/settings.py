@@ -28,6 +28,7 @@ from gateway.settings_sections import (
     parse_host_port,
     parse_identity,
     parse_number,
+    parse_upstream_scope,
     parse_url,
 )
 
@@ -128,10 +129,13 @@ def _build(values: dict[str, Any], problems: list[str]) -> Settings | None:
         elif policy is not None:
             policy = dataclasses.replace(policy, untracked=untracked)
     identity = parse_identity(values, problems)
+    api_key = values["upstream.api_key"] or None
     upstream = UpstreamSettings(
         # Routes are forwarded with their /v1 prefix; an OPENAI_BASE_URL-style value is accepted too.
         url=parse_url(values, "upstream.url", ("http", "https"), problems).removesuffix("/v1"),
-        api_key=values["upstream.api_key"] or None,
+        api_key=api_key,
+        organization=parse_upstream_scope(values, "upstream.organization", api_key, problems),
+        project=parse_upstream_scope(values, "upstream.project", api_key, problems),
         timeout_seconds=parse_number(values, "upstream.timeout_seconds", problems),
         connect_timeout_seconds=parse_number(values, "upstream.connect_timeout_seconds", problems),
     )

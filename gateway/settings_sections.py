@@ -51,6 +51,20 @@ class IdentitySettings:
 class UpstreamSettings:
     url: str = "https://api.openai.com"
     api_key: str | None = dataclasses.field(default=None, repr=False)
+    # With the gateway's own key, the organization and project it bills to: callers' own
+    # OpenAI-Organization and OpenAI-Project headers are not forwarded then.
+    organization: str | None = None
+    project: str | None = None
+
+    def own_headers(self) -> dict[str, str]:
+        """What the gateway's own requests carry: its key, and the organization and project
+        that key is pinned to."""
+        own = {"Authorization": f"Bearer {self.api_key}"}
+        for name, value in (("OpenAI-Organization", self.organization),
+                            ("OpenAI-Project", self.project)):
+            if value:
+                own[name] = value
+        return own
     timeout_seconds: float = 600.0
     connect_timeout_seconds: float = 10.0
 
@@ -163,6 +177,23 @@ def parse_host_port(values: dict[str, Any], key: str, problems: list[str]) -> Ho
         problems.append(f"{key}: {raw!r} must be HOST:PORT")
         return None
     return HostPort(host.strip("[]"), int(port))
+
+
+def parse_upstream_scope(
+    values: dict[str, Any], key: str, api_key: str | None, problems: list[str]
+) -> str | None:
+    """`upstream.organization` or `upstream.project`: a header value, and only with the
+    gateway's own key (a caller's own key goes with the headers the caller chose)."""
+    raw = values[key]
+    if raw is None or raw == "":
+        return None
+    value = str(raw)
+    if not value.isascii() or not value.isprintable() or " " in value:
+        problems.append(f"{key}: {value!r} must be an id such as org-… or proj_… (visible ASCII)")
+    if api_key is None:
+        problems.append(f"{key}: only used with upstream.api_key (callers' own keys choose "
+                        "their own organization and project)")
+    return value
 
 
 def parse_url(values: dict[str, Any], key: str, schemes: tuple[str, ...], problems: list[str]) -> str:

@@ -34,6 +34,8 @@ _RESPONSE_ALLOW = frozenset(
 )
 CHUNK = 256 * 1024
 IDEMPOTENCY_KEY = "idempotency-key"
+# Which organization and project a key that reaches several bills and keeps what is made in.
+SCOPE_HEADERS = ("openai-organization", "openai-project")
 # Header names are a small set in practice; each one's verdict is kept, up to this many, so a
 # request pays a dict lookup per header instead of lower() and a prefix test.
 _REMEMBERED_NAMES = 512
@@ -122,6 +124,7 @@ class Upstream:
         # A base URL with a path (a provider that serves the API under a prefix) keeps it.
         self._path = urlsplit(settings.url).path.rstrip("/")
         self._client: HTTPClient | None = None
+        self._own = settings.own_headers() if settings.api_key else None
 
     async def start(self) -> None:
         # Every failure the client hands a caller is counted here, once, head or body alike.
@@ -153,13 +156,14 @@ class Upstream:
             # The gateway edits these bodies, so it must read them uncompressed: said outright,
             # since an upstream may compress when a request names no coding (RFC 9110 §12.5.3).
             headers[hdrs.ACCEPT_ENCODING] = "identity"
-        headers[hdrs.AUTHORIZATION] = (
-            f"Bearer {self._settings.api_key}"
-            if self._settings.api_key
-            else request.headers.get(hdrs.AUTHORIZATION, "")
-        )
-        if not headers[hdrs.AUTHORIZATION]:
-            del headers[hdrs.AUTHORIZATION]
+        if self._own is not None:
+            # The gateway's key may reach several projects; which one is billed, and holds what
+            # is made, is the gateway's setting, never the caller's pick.
+            for name in SCOPE_HEADERS:
+                headers.popall(name, None)
+            headers.update(self._own)
+        elif authorization := request.headers.get(hdrs.AUTHORIZATION):
+            headers[hdrs.AUTHORIZATION] = authorization
         headers["x-request-id"] = request[keys.REQUEST_ID]
         if IDEMPOTENCY_KEY in headers:
             headers[IDEMPOTENCY_KEY] = idempotency_key(request, headers[IDEMPOTENCY_KEY])

@@ -78,6 +78,24 @@ def test_backfill_adopts_pages_idempotently(
         gateway.client("carol").files.retrieve(first_batch[1])
 
 
+def test_backfill_reads_the_project_the_gateway_is_pinned_to(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Backfill lists with the gateway's own organization and project, as serving sends them."""
+    _, config = backfill_config(sandbox, tmp_path)
+    settings = yaml.safe_load(config.read_text())
+    settings["upstream"].update(organization="org-gateway", project="proj_gateway")
+    config.write_text(yaml.safe_dump(settings))
+    seed_many(sandbox, 2)
+    sandbox.clear()
+    code, output = backfill(config)
+    assert code == 0, output
+    sent = sandbox.requests()
+    assert sent
+    assert {(r["headers"].get("openai-organization"), r["headers"].get("openai-project"))
+            for r in sent} == {("org-gateway", "proj_gateway")}
+
+
 def test_backfill_needs_an_upstream_key(tmp_path: Path) -> None:
     """Without upstream.api_key the command explains itself and exits non-zero."""
     config = tmp_path / "c.yaml"

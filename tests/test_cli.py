@@ -44,12 +44,13 @@ def test_check_config_reports_every_problem(tmp_path: Path) -> None:
         "listen": "nowhere", "store": "mysql://x", "policy": str(policy), "workers": 0,
         "event_loop": "trio",
         "identity": {"mode": "magic", "keys": [{"sha256": "abc"}]},
-        "upstream": {"url": "ftp://x"}, "colour": "blue",
+        "upstream": {"url": "ftp://x", "project": "proj x"}, "colour": "blue",
     }))
     result = run_cli("check-config", "--config", str(config))
     assert result.returncode == 2
     for key in ("listen", "store", "workers", "event_loop", "identity.mode", "identity.keys[0].sha256",
-                "identity.keys[0].principal", "upstream.url", "colour: unknown setting",
+                "identity.keys[0].principal", "upstream.url", "upstream.project: 'proj x' must be an id",
+                "upstream.project: only used with upstream.api_key", "colour: unknown setting",
                 "policy.untracked", "policy.purposes.batch.download", "policy.purposes.batch.apis",
                 "policy.purposes.batch.default_flags", "policy.purposes.out.inherits_from"):
         assert key in result.stderr, key

@@ -40,7 +40,7 @@ def test_two_replicas_reap_each_file_exactly_once(
     config = tmp_path / "gateway.yaml"
     config.write_text(yaml.safe_dump({
         "identity": {"keys": identity_keys()}, "reaper_interval_seconds": 0.2,
-        "upstream": {"api_key": "sk-gateway-own"},
+        "upstream": {"api_key": "sk-gateway-own", "project": "proj_gateway"},
     }))
     urls = [start_serve(processes, tmp_path, config, sandbox.url, own_redis.url).url
             for _ in range(2)]
@@ -71,8 +71,9 @@ def test_two_replicas_reap_each_file_exactly_once(
         time.sleep(0.2)
     time.sleep(1.0)  # more rounds: nothing may be deleted twice
     assert deletions() == Counter({f"/v1/files/{file_id}": 1 for file_id in ids})
-    assert {r["headers"]["authorization"] for r in sandbox.requests()
-            if r["method"] == "DELETE"} == {"Bearer sk-gateway-own"}
+    assert {(r["headers"]["authorization"], r["headers"].get("openai-project"))
+            for r in sandbox.requests() if r["method"] == "DELETE"} == {
+        ("Bearer sk-gateway-own", "proj_gateway")}
     for url in urls:
         gone = call(url, "GET", f"/v1/files/{ids[0]}", {"Authorization": "Bearer sk-alice"})
         assert (gone.status, gone.code) == (404, "file_not_found")

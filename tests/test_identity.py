@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
-from tests.conftest import GatewayFactory
+import openai
+
+from tests.conftest import Gateway, GatewayFactory
 from tests.http import call
 
 
@@ -104,3 +106,39 @@ def test_pass_through_credentials(make_gateway: GatewayFactory) -> None:
     assert {r["headers"]["authorization"] for r in gateway.sandbox.requests()} == {
         "Bearer sk-alice"
     }
+
+
+def scoped_client(gateway: Gateway) -> openai.OpenAI:
+    """Alice's SDK client naming an organization and a project of its own choosing."""
+    return openai.OpenAI(api_key="sk-alice", base_url=gateway.url + "/v1", max_retries=0,
+                         organization="org-callers-pick", project="proj_callers_pick")
+
+
+def scope_sent(gateway: Gateway) -> set[tuple[str | None, str | None]]:
+    return {(r["headers"].get("openai-organization"), r["headers"].get("openai-project"))
+            for r in gateway.sandbox.requests()}
+
+
+def test_the_gateways_key_goes_with_its_own_project(make_gateway: GatewayFactory) -> None:
+    """With upstream.api_key set, the organization and project are the gateway's: a caller
+    naming others would bill them, and keep what it makes there, with the gateway's key."""
+    gateway = make_gateway(**{"upstream.api_key": "sk-upstream-secret",
+                              "upstream.project": "proj_gateway"})
+    gateway.sandbox.clear()
+    client = scoped_client(gateway)
+    client.files.create(file=("a.jsonl", io.BytesIO(b"{}\n")), purpose="batch")
+    client.files.list()
+    assert scope_sent(gateway) == {(None, "proj_gateway")}
+
+    unpinned = make_gateway(**{"upstream.api_key": "sk-upstream-secret"})
+    unpinned.sandbox.clear()
+    scoped_client(unpinned).files.list()
+    assert scope_sent(unpinned) == {(None, None)}
+
+
+def test_a_callers_own_key_goes_with_its_own_project(make_gateway: GatewayFactory) -> None:
+    """Without upstream.api_key, the caller's key goes up with the scope the caller chose."""
+    gateway = make_gateway()
+    gateway.sandbox.clear()
+    scoped_client(gateway).files.list()
+    assert scope_sent(gateway) == {("org-callers-pick", "proj_callers_pick")}
