@@ -6,6 +6,7 @@ exactly the ids the gateway checked (issue 4).
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any
 
@@ -81,6 +82,16 @@ def document(raw: str | bytes, what: str, max_depth: int = MAX_DEPTH, param: str
 
 def _too_deep(what: str, max_depth: int, param: str | None) -> GatewayError:
     return invalid_request(f"Nesting deeper than {max_depth} in {what}", param=param)
+
+
+def encoding_family(encoding: str) -> str:
+    """`utf-8`, `utf-16` or `utf-32` for the encodings JSON may be in (ASCII is UTF-8); any
+    other name as it is."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return encoding
+    return "utf-8" if name == "ascii" else name[:6].rstrip("-")
 
 
 def opens_json(head: bytes, *, final: bool) -> bool | None:

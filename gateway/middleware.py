@@ -26,9 +26,9 @@ from gateway.store import StoreUnavailable
 
 log = logging.getLogger("files_gateway")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Encoded separators, dot segments and matrix parameters could make the upstream see another
-# path than the one the gateway decided on.
-_UNSAFE_PATH = re.compile(r"%2f|%5c|%2e|%00|;|\\", re.IGNORECASE)
+# Encoded separators, dot segments, query and fragment marks, and matrix parameters could make
+# the upstream see another path than the one the gateway decided on.
+_UNSAFE_PATH = re.compile(r"%2f|%5c|%2e|%00|%3f|%23|;|\\", re.IGNORECASE)
 GOVERNED_PREFIXES = ("/v1/", "/gateway/")
 # Runs before the handler; refuses by raising GatewayError.
 Check = Callable[[web.Request], None]
@@ -118,8 +118,11 @@ def path_guard(request: web.Request) -> None:
         # the guard below, and what is forwarded, read the whole URL.
         raise invalid_request("files-gateway is not a forward proxy: send the path (/v1/...), "
                               "not an absolute URL, as the request target")
-    if path.startswith("/v1/") and (
-        _UNSAFE_PATH.search(path) or any(seg in ("", ".", "..") for seg in path[4:].split("/"))
+    # Routes match the decoded path, so that is what says whether the guard applies: `/%761/…`
+    # is routed as `/v1/…`, and every check below reads the raw path, which is what goes up.
+    if request.path.startswith("/v1/") and (
+        not path.startswith("/v1/") or _UNSAFE_PATH.search(path)
+        or any(seg in ("", ".", "..") for seg in path[4:].split("/"))
     ):
         raise invalid_file_id(path)
 

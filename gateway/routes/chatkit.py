@@ -119,6 +119,9 @@ def thread(route: str) -> Handler:
 
 async def list_threads(request: web.Request) -> web.StreamResponse:
     user = request.query.get("user")
+    if len(request.query.getall("user", ())) > 1:
+        # The query goes up as sent, and an upstream may read the last of them.
+        raise invalid_request("`user` may be given once", param="user")
     if user is not None:
         # One end user's threads: the caller's to list if that end user is their org's.
         end_user = user_record_id(user)

@@ -96,6 +96,25 @@ def bundle_content(holder: Holder, route: str) -> Handler:
     return handler
 
 
+def search(holder: Holder) -> Handler:
+    """A search answers with what the object's files say: decided as a download of the object,
+    so a `no_download` file it holds (its flag the holder's) cannot be read this way either.
+    The query goes up with it, checked as any body is."""
+    route = holder.collection + "/{object_id}/search"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        async with scope(request, Action.DOWNLOAD, raw_id(request, "object_id"),
+                         api=holder.api) as decision:
+            await decide_file(request, decision, Action.DOWNLOAD, path_id(request, "object_id"),
+                              decider=decide_bundle_download)
+        raw: bytes | None = None
+        if request.body_exists:
+            raw, _, _ = await checked_json(request, holder.refs)
+        return await relay(request, await send(request, route, body=raw))
+
+    return handler
+
+
 def retrieve(holder: Holder, *, derive: bool = True) -> Handler:
     """GET of the object (recording what it derived) or of one of its sub-resources."""
 
@@ -154,6 +173,7 @@ def object_routes(holder: Holder) -> tuple[Handler, Handler]:
     mutate, so an unknown sub-route or method can never skip the check."""
     reading, deriving, changing = retrieve(holder, derive=False), retrieve(holder), mutate(holder)
     deleting = mutate(holder, deletes=True)
+    searching = search(holder)
 
     async def on_object(request: web.Request) -> web.StreamResponse:
         if request.method in ("GET", "HEAD"):
@@ -163,6 +183,8 @@ def object_routes(holder: Holder) -> tuple[Handler, Handler]:
         return await changing(request)
 
     async def below_object(request: web.Request) -> web.StreamResponse:
+        if request.match_info["rest"] == "search":
+            return await searching(request)
         if request.method in ("GET", "HEAD") or request.match_info["rest"].endswith("search"):
             return await reading(request)
         return await changing(request)

@@ -9,16 +9,20 @@ here: `middleware.websocket_guard` refuses them on every route.)"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway import keys
+from gateway.errors import invalid_request
 from gateway.file_refs import find_refs, may_name
 from gateway.form_refs import TextField, field_refs
 from gateway.http_client import UpstreamResponse
-from gateway.json_body import opens_json, parse, read_whole
+from gateway.json_body import encoding_family, opens_json, parse, read_whole
 from gateway.records import FileRecord
 from gateway.references import check_refs, refuse_inline
 from gateway.routes.forward import JSON_LIMIT, checked_fields, checked_form, send_form
@@ -30,9 +34,19 @@ URLENCODED = "application/x-www-form-urlencoded"
 OTHER_API = "other"
 
 
-async def passthrough(request: web.Request) -> web.StreamResponse:
-    response, _ = await send_checked(request, ROUTE)
-    return await relay(request, response)
+def handler(governed: re.Pattern[str]) -> Handler:
+    """`governed` matches every route with rules, in any case."""
+
+    async def passthrough(request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path != path.lower() and governed.fullmatch(path):
+            # A route with rules spelt in other case: to an upstream whose router ignores case
+            # (Express's default, ASP.NET Core's) it is that route, undecided here.
+            raise invalid_request(f"Unknown route {path!r}: route names are lowercase")
+        response, _ = await send_checked(request, ROUTE)
+        return await relay(request, response)
+
+    return passthrough
 
 
 async def send_checked(
@@ -55,6 +69,7 @@ async def send_checked(
             ref for text in fields for ref in field_refs(text, api, frozenset(), check_purpose=False)])
     else:
         head, is_json = await _head(request)
+        _read_as_declared(request, head, is_json)
         if is_json:
             data = await read_whole(request, JSON_LIMIT, head)
             # Most such bodies (embeddings, moderations) cannot name anything: not parsed.
@@ -76,6 +91,23 @@ def urlencoded_fields(raw: bytes) -> list[TextField]:
     upstream built on a web framework may, so it is checked rather than streamed unread."""
     pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
     return [TextField.of(name, value) for name, value in pairs]
+
+
+def _read_as_declared(request: web.Request, head: bytes, is_json: bool) -> None:
+    """A body the gateway reads otherwise than its headers say is refused, since the upstream
+    may read it as they say: JSON with comments or another blank first (`/* */{…}`, which
+    lenient parsers take) would stream through unread, and JSON declared in a charset it is
+    not in (`charset=utf-7`) would be checked as other text than the upstream reads."""
+    declared = request.content_type
+    declared_json = declared == "application/json" or declared.endswith("+json")
+    if declared_json and not is_json and head.strip(b" \t\r\n"):
+        raise invalid_request(f"The body is declared {declared} but is not a JSON object or "
+                              "array as RFC 8259 writes one")
+    charset = request.charset
+    if is_json and charset is not None:
+        read_in = encoding_family(json.detect_encoding(head))
+        if encoding_family(charset) != read_in:
+            raise invalid_request(f"The JSON body is not in the charset it declares ({charset})")
 
 
 async def _head(request: web.Request) -> tuple[bytes, bool]:

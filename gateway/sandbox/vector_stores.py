@@ -1,4 +1,5 @@
-"""``/v1/vector_stores``: stores, their files, file batches and the parsed-content side channel."""
+"""``/v1/vector_stores``: stores, their files, file batches, search and the parsed-content side
+channel."""
 
 from __future__ import annotations
 
@@ -135,6 +136,29 @@ async def file_content(request: web.Request) -> web.Response:
     )
 
 
+async def search(request: web.Request) -> web.Response:
+    """``vector_store.search_results.page``: each attached file whose text holds a word of the
+    query, with that text as its one chunk (a stand-in for ranking, enough to show what a search
+    reads). ``query`` is required, as upstream."""
+    state, store = _store(request)
+    body = await read_json(request)
+    query = body.get("query")
+    if isinstance(query, str):
+        query = [query]
+    if not isinstance(query, list) or not query or not all(isinstance(q, str) for q in query):
+        raise missing_parameter("query")
+    words = {word.lower() for q in query for word in q.split()}
+    hits: list[JsonObject] = []
+    for file_id, attached in state.vector_store_files[store["id"]].items():
+        text = await asyncio.to_thread(_read_text, state.files.path(file_id))
+        if words & set(text.lower().split()):
+            hits.append({"file_id": file_id, "filename": state.files.require(file_id).filename,
+                         "score": 1.0, "attributes": attached["attributes"],
+                         "content": [{"type": "text", "text": text}]})
+    return web.json_response({"object": "vector_store.search_results.page", "search_query": query,
+                              "data": hits, "has_more": False, "next_page": None})
+
+
 def _read_text(path: Path) -> str:
     with path.open("rb") as handle:
         return handle.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
@@ -199,6 +223,7 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{base}/files", list_files),
         web.get(base + "/files/{file_id}", retrieve_file),
         web.get(base + "/files/{file_id}/content", file_content),
+        web.post(f"{base}/search", search),
         web.post(f"{base}/file_batches", create_file_batch),
         web.get(base + "/file_batches/{batch_id}", retrieve_file_batch),
         web.get(base + "/file_batches/{batch_id}/files", list_file_batch_files),
