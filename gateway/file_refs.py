@@ -3,9 +3,11 @@
 The walk is generic on purpose: any `file_id`, `file_ids`, `input_file_id`, `training_file` or
 `validation_file`, and an Evals `source` of type `file_id`, is a reference wherever it sits, so
 a new nesting the API grows is still checked (fail closed). Vector stores named in
-`vector_store_ids`, skills named by `skill_id` and a code interpreter's `container` id are
-references to holders; so, in an Agents body, are agents, sessions, environments, templates and
-vaults. A fine-tuned `model` (`ft:…`) is a reference to the model, which its job made.
+`vector_store_ids`, skills named by `skill_id`, a code interpreter's `container` id and a
+shell tool's `container_reference` are references to holders; so, in an Agents body, are
+agents, sessions, environments, templates and vaults. A fine-tuned `model` (`ft:…`) is a
+reference to the model, which its job made. A response or conversation continued is a
+reference too (`continued_refs`), named only at a Responses body's top level.
 """
 
 from __future__ import annotations
@@ -27,23 +29,28 @@ AGENT_HOLDER_KEYS = HOLDER_KEYS | {"agent_id", "session_id", "environment_id",
                                    "environment_template_id"}
 AGENT_HOLDER_LIST_KEYS = HOLDER_LIST_KEYS | {"vault_ids"}
 AGENTS_API = "agents"
+RESPONSES_API = "responses"
 Holders = tuple[frozenset[str], frozenset[str]]
 _HOLDERS: Holders = (HOLDER_KEYS, HOLDER_LIST_KEYS)
 _AGENT_HOLDERS: Holders = (AGENT_HOLDER_KEYS, AGENT_HOLDER_LIST_KEYS)
 INLINE_KEYS = frozenset({"file_data", "file_url"})
+# JSON Schema's maps from a name to a schema: function tools' `parameters`, structured outputs.
+SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
 # A fine-tuned model, named in any body's `model`, was made from its training files.
 FINE_TUNED_PREFIX = "ft:"
 # Tools whose file ids are copied into a container: the containers API's purposes apply.
 CONTAINER_TOOLS = frozenset({"code_interpreter", "shell"})
 
 
-# Text one of which every reference find_refs can find (and every inline file find_inline can)
-# has in a body's raw JSON: its key (`file_id`, `training_file`, `vector_store_ids`,
-# `skill_id`, `container`, a `source` of type `file_id`, `file_data`), a fine-tuned `model`'s
-# `ft:`, or an escape that could spell any of them. Agents' own keys are not here: their
+# Text one of which every reference find_refs or continued_refs can find (and every inline file
+# find_inline can) has in a body's raw JSON: its key (`file_id`, `training_file`,
+# `vector_store_ids`, `skill_id`, `container`, a `source` of type `file_id`, `file_data`,
+# `previous_response_id`, `conversation`), a fine-tuned `model`'s `ft:`, or an escape that
+# could spell any of them. Agents' own keys are not here: their
 # bodies are always parsed.
 _UTF8 = ("utf-8", "utf-8-sig")
-_MAY_NAME = (b"file", b"vector_store", b"skill_id", b"container", b"ft:", b"\\u")
+_MAY_NAME = (b"file", b"vector_store", b"skill_id", b"container", b"ft:", b"previous_response",
+             b"conversation", b"\\u")
 
 
 def may_name(raw: bytes) -> bool:
@@ -74,6 +81,21 @@ def find_refs(body: Any, api: str, *, check_purpose: bool = True) -> list[FileRe
     return list(_walk(body, "", api, check_purpose, holders))
 
 
+def continued_refs(body: Any) -> list[FileRef]:
+    """A response may continue another (`previous_response_id`) or a conversation: both hold
+    what someone said, so naming one is a reference to a holder, as `vector_store_ids` are.
+    Only a Responses body's top level means this, whether sent alone or as a batch's line."""
+    if not isinstance(body, dict):
+        return []
+    conversation = body.get("conversation")
+    if isinstance(conversation, dict):
+        conversation = conversation.get("id")
+    named = (("previous_response_id", body.get("previous_response_id")),
+             ("conversation", conversation))
+    return [FileRef(path, value, RESPONSES_API, check_purpose=False)
+            for path, value in named if isinstance(value, str)]
+
+
 def find_inline(body: Any) -> list[str]:
     """Paths of inline file inputs (`file_data`, `file_url`), for `inline_files: deny`."""
     found: list[str] = []
@@ -82,6 +104,11 @@ def find_inline(body: Any) -> list[str]:
         node, path = stack.pop()
         if isinstance(node, dict):
             for key, value in node.items():
+                if key in SCHEMA_MAPS and isinstance(value, dict):
+                    # Property names, not inputs: only the schemas under them are walked.
+                    stack.extend((schema, _join(_join(path, key), name))
+                                 for name, schema in value.items() if isinstance(schema, dict | list))
+                    continue
                 if key in INLINE_KEYS and value is not None:
                     found.append(_join(path, key))
                 if isinstance(value, dict | list) and not (key == "metadata" and _is_metadata(value)):
@@ -109,6 +136,9 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool, holders: Holders)
     container = node.get("container")
     if kind == "code_interpreter" and isinstance(container, str):
         yield FileRef(_join(path, "container"), container, api, check_purpose=False)
+    elif kind == "container_reference":
+        # The shell tool's `environment`: an existing container, the caller's to use.
+        yield _single(node.get("container_id"), _join(path, "container_id"), api, False)
     source = node.get("source")
     if isinstance(source, dict) and source.get("type") == "file_id":
         yield _single(source.get("id"), f"{_join(path, 'source')}.id", api, check_purpose)
@@ -116,6 +146,13 @@ def _walk(node: Any, path: str, api: str, check_purpose: bool, holders: Holders)
     for key, value in node.items():
         child = _join(path, key)
         if key == "metadata" and _is_metadata(value):
+            continue
+        if key in SCHEMA_MAPS and isinstance(value, dict):
+            # A JSON Schema's property names (a function tool's `file_id` parameter) name
+            # nothing; the schemas under them are walked as any object is.
+            for name, schema in value.items():
+                if isinstance(schema, dict | list):
+                    yield from _walk(schema, _join(child, name), api, check_purpose, holders)
             continue
         if key == "model" and isinstance(value, str) and value.startswith(FINE_TUNED_PREFIX):
             yield FileRef(child, value, api, check_purpose=False)

@@ -19,10 +19,12 @@ from typing import Any
 from gateway.errors import GatewayError, invalid_request
 from gateway.file_refs import LIST_KEYS, SINGLE_KEYS, FileRef, find_inline, find_refs
 from gateway.form_parts import FormParts, PartHead
-from gateway.json_body import NotJson, document
+from gateway.json_body import NotJson, document, encoding_family
 from gateway.multipart import MAX_FIELD_BYTES, MAX_FIELDS, field_part, file_part_head
 
 _KEY = re.compile(r"\[([^\]]*)\]")
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
+_BLANKS = " \t\r\n\ufeff"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class TextField:
 
     @classmethod
     def of(cls, name: str, value: str, content_type: str | None = None) -> TextField:
+        charset = _CHARSET.search(content_type or "")
+        if charset is not None and encoding_family(charset.group(1)) != "utf-8":
+            # Read here as UTF-8; an upstream that decodes by the part's charset reads other text.
+            raise invalid_request(f"Form field {name!r} must be UTF-8, not {charset.group(1)}")
         return cls(name, value, content_type, field_json(name, value))
 
 
@@ -46,14 +52,19 @@ def field_refs(
     `images[0][file_id]`, `file_ids[]`), or one of `holders` by `x[id]` (`video[id]`), or what
     the JSON it holds names, as a body would."""
     outer, bracket, rest = text.name.partition("[")
-    keys = [outer, *_KEY.findall(bracket + rest)]
-    path = (outer + "".join(f"[{key}]" if key.isdigit() else f".{key}" for key in keys[1:]
+    # Dotted names are nested keys to qs (`allowDots`) and the like; PHP reads `.` and ` ` in
+    # the outer name as `_` (`file.id` is `file_id`): a file key either way is one.
+    php = outer.replace(".", "_").replace(" ", "_")
+    if php in SINGLE_KEYS or php in LIST_KEYS:
+        outer = php
+    keys = [*outer.split("."), *_KEY.findall(bracket + rest)]
+    path = (keys[0] + "".join(f"[{key}]" if key.isdigit() else f".{key}" for key in keys[1:]
                             if key)).lstrip(".")
     named = [key for key in keys if key and not key.isdigit()]
     last = named[-1] if named else ""
     if last in SINGLE_KEYS or last in LIST_KEYS:
         return [FileRef(path, text.value, api, check_purpose)]
-    if keys[-1] == "id" and len(keys) == 2 and outer in holders:
+    if keys[-1] == "id" and len(keys) == 2 and keys[0] in holders:
         return [FileRef(path, text.value, api, check_purpose=False)]
     if text.document is None:
         return []
@@ -67,7 +78,9 @@ def field_json(name: str, value: str) -> Any:
     """The JSON object or array a field holds (a Realtime call's `session`), read as the
     lenient parsers upstream read it; None for any other value, which names nothing (a prompt
     that starts with `[draft]`). Duplicate keys and hostile nesting are refused, as in a body."""
-    if value.lstrip()[:1] not in ("{", "["):
+    # A BOM first, which a parser given the part's bytes skips, hides nothing either.
+    value = value.lstrip(_BLANKS)
+    if value[:1] not in ("{", "["):
         return None
     try:
         return document(value, f"form field {name!r}")

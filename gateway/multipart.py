@@ -87,6 +87,8 @@ class MultipartRewriter:
         if self._fields > MAX_FIELDS:
             raise invalid_request(f"An upload form may have at most {MAX_FIELDS} fields besides `file`")
         if name == ACCESS_FIELD:
+            if self.form.access is not None:
+                raise invalid_request("`access` was sent twice")
             self.form.access = value
             return
         if name == PURPOSE_FIELD:

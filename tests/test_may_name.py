@@ -18,6 +18,7 @@ from gateway.file_refs import (
     INLINE_KEYS,
     LIST_KEYS,
     SINGLE_KEYS,
+    continued_refs,
     find_inline,
     find_refs,
     may_name,
@@ -25,10 +26,11 @@ from gateway.file_refs import (
 
 KEYS = st.sampled_from(sorted(SINGLE_KEYS | LIST_KEYS | HOLDER_KEYS | HOLDER_LIST_KEYS | INLINE_KEYS
                               | {"container", "source", "model", "type", "id", "input", "tools",
-                                 "metadata", "annotations", "text"}))
+                                 "metadata", "annotations", "text", "container_id",
+                                 "previous_response_id", "conversation"}))
 VALUES = st.one_of(
     st.sampled_from(["file-abc", "vs_1", "ft:gpt-4o:acme::x", "cntr_1", "file_id",
-                     *sorted(CONTAINER_TOOLS)]),
+                     "container_reference", *sorted(CONTAINER_TOOLS)]),
     st.text(max_size=6), st.integers(), st.none(),
 )
 TREES = st.recursive(
@@ -62,6 +64,7 @@ def test_a_text_passed_over_names_nothing(tree: Any, mask: list[bool], ascii_onl
             for api in ("responses", "chat_completions", "batches", "other"):
                 assert find_refs(body, api) == []
             assert find_inline(body) == []
+            assert continued_refs(body) == []
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -73,6 +76,10 @@ def test_a_text_passed_over_names_nothing(tree: Any, mask: list[bool], ascii_onl
     (b'{"tools": [{"type": "code_interpreter", "container": "cntr_1"}]}', True),
     (b'{"vector_store_ids": ["vs_1"]}', True),
     (b'{"skill_id": "skill_1"}', True),
+    (b'{"previous_response_id": "resp_1"}', True),
+    (b'{"conversation": {"id": "conv_1"}}', True),
+    (b'{"tools": [{"type": "shell", "environment": {"type": "container_reference", '
+     b'"container_id": "cntr_1"}}]}', True),
     # The parser reads UTF-16 and UTF-32 too, where the UTF-8 markers do not show: parsed.
     ('{"file_id": "file-a"}'.encode("utf-16"), True),
     ('{"file_id": "file-a"}'.encode("utf-32-le"), True),

@@ -37,11 +37,18 @@ UPSTREAM_REFUSAL = "Not allowed to download files of purpose"
 log = logging.getLogger("files_gateway")
 
 
+def access_header(request: web.Request) -> str | None:
+    """The flags the header asks for. A header sent twice is one list (RFC 9110 §5.3): read as
+    its first line alone, `X-File-Access:` then `X-File-Access: private_only` asked for none."""
+    lines = request.headers.getall(ACCESS_HEADER, ())
+    return ",".join(lines) if lines else None
+
+
 async def create_file(request: web.Request) -> web.StreamResponse:
     app = request.app
     settings = app[keys.SETTINGS]
     async with scope(request, Action.UPLOAD) as decision:
-        header_flags = request.headers.get(ACCESS_HEADER)
+        header_flags = access_header(request)
         if header_flags is not None:
             access_flags(header_flags, None)  # refused before a byte of the body is read
         if (request.content_length or 0) > settings.max_upload_bytes + 1024 * 1024:

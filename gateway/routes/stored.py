@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.file_refs import FileRef, find_refs
+from gateway.file_refs import continued_refs, find_refs
 from gateway.http_client import UpstreamResponse
 from gateway.records import FileRecord
 from gateway.references import check_refs, inherited_flags, refuse_inline
@@ -44,26 +44,11 @@ def response_event_id(event: dict[str, Any]) -> object:
     return response.get("id") if isinstance(response, dict) else None
 
 
-def _conversation_id(value: object) -> object:
-    return value.get("id") if isinstance(value, dict) else value
-
-
-def _continued(body: Any) -> list[FileRef]:
-    """A response may continue another (`previous_response_id`) or a conversation: both hold
-    what someone said, so naming one is a reference to a holder, as `vector_store_ids` are."""
-    if not isinstance(body, dict):
-        return []
-    named = (("previous_response_id", body.get("previous_response_id")),
-             ("conversation", _conversation_id(body.get("conversation"))))
-    return [FileRef(path, value, RESPONSES.api, check_purpose=False)
-            for path, value in named if isinstance(value, str)]
-
-
 async def _checked(request: web.Request, body: Any, api: str) -> dict[str, FileRecord]:
     """Every reference a Responses or Chat Completions body makes, checked; a conversation it
     goes into holds its files (a private one only its owner's). Returns every record found."""
     refuse_inline(request.app[keys.SETTINGS].policy, body)
-    continued = _continued(body)
+    continued = continued_refs(body)
     records = await check_refs(request, continued)
     conversation = next((records[ref.file_id] for ref in continued
                          if ref.path == "conversation" and ref.file_id in records), None)

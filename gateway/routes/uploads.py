@@ -16,7 +16,7 @@ from gateway.http_client import UpstreamResponse
 from gateway.policy import Action, decide_owner_only, decide_upload
 from gateway.records import EPHEMERAL, FileRecord
 from gateway.routes import objects
-from gateway.routes.files import ACCESS_HEADER
+from gateway.routes.files import access_header
 from gateway.routes.forward import compensate, read_body, send
 from gateway.routes.holders import UPLOADS, keep_created, new_record, record_derived
 from gateway.routes.responses import json_response, upstream_json
@@ -35,7 +35,7 @@ async def create_upload(request: web.Request) -> web.StreamResponse:
             raise invalid_access_flag("The Upload body must be a JSON object")
         access = body.pop("access", None)
         purpose = str(body.get("purpose") or "")
-        flags = upload_flags(policy, purpose, request.headers.get(ACCESS_HEADER),
+        flags = upload_flags(policy, purpose, access_header(request),
                              str(access) if access is not None else None)
         decision.purpose = purpose
         verdict = decision.decided(decide_upload(purpose, policy))
