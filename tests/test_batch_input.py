@@ -54,16 +54,20 @@ def test_files_named_inside_a_batch_input_are_references(gateway: Gateway) -> No
 def test_a_batch_of_a_private_file_is_private(gateway: Gateway) -> None:
     mine = upload(gateway, "alice", "user_data", "private_only")
     batch = batch_of(gateway, "alice", line("1", "/v1/responses", reading(mine)),
-                     line("2", "/v1/chat/completions", {"model": "m", "messages": []}))
+                     line("2", "/v1/responses", {"model": "m", "input": "hi"}))
     assert gateway.client("alice").batches.retrieve(batch.id).id == batch.id
     with pytest.raises(openai.PermissionDeniedError):
         gateway.client("bob").batches.retrieve(batch.id)
 
 
-def test_lines_the_upstream_cannot_read_name_nothing(gateway: Gateway) -> None:
-    batch = batch_of(gateway, "alice", b"not json\n", b"[1, 2]\n", b"\n",
-                     line("1", "/v1/responses", {"model": "gpt-4o", "input": "hi"}))
-    assert batch.id
+def test_lines_the_gateway_cannot_read_are_refused(gateway: Gateway) -> None:
+    """A line that is not one JSON object may be read otherwise by a lenient batch runner (two
+    objects, an array of requests); OpenAI refuses such an input itself. Blank lines pass."""
+    harmless = line("1", "/v1/responses", {"model": "gpt-4o", "input": "hi"})
+    for unreadable in (b"not json\n", b"[1, 2]\n"):
+        assert refusal(partial(batch_of, gateway, "alice", unreadable, harmless)) == (
+            400, "invalid_request", "input_file_id")
+    assert batch_of(gateway, "alice", b"\n", harmless, b"\n").id
 
 
 @pytest.mark.parametrize("extra", ['"temperature": NaN', '"instructions": "\\ud800"'])

@@ -503,3 +503,29 @@ def test_a_schema_property_named_like_an_inline_file_is_not_one(make_gateway: Ga
         input=[{"role": "user", "content": [{"type": "input_file", "filename": "a.pdf",
                                               "file_data": "data:application/pdf;base64,JVBERg=="}]}]))
     assert (status, code) == (400, "purpose_api_mismatch")
+
+
+@pytest.mark.parametrize("make_line", [
+    lambda batch: {"custom_id": "1", "method": "POST", "url": f"/v1/batches/{batch}/cancel",
+                   "body": {}},
+    lambda batch: {"custom_id": "1", "method": "DELETE", "url": "/v1/responses", "body": {}},
+    lambda batch: {"custom_id": "1", "method": "POST", "url": "/v1/responses",
+                   "body": {"input": "hi", "note": {"url": f"/v1/batches/{batch}/cancel"}}},
+])
+def test_a_line_with_nothing_to_name_must_still_post_to_the_endpoint(
+    sqlite_gateway: Gateway, make_line: Any
+) -> None:
+    """A line with no file, holder or continued exchange in it still calls something: one that
+    cancels carol's batch, or deletes, is refused though nothing in it could name a file. A
+    `url` key deeper in the body is read as the line's own would be (parsed, and allowed)."""
+    gateway = sqlite_gateway
+    carols = gateway.client("carol").batches.create(
+        input_file_id=upload(gateway, "carol", "batch", data=line("1", "/v1/responses", {
+            "model": "gpt-4o", "input": "hi"}) + b"\n", filename="c.jsonl"),
+        endpoint="/v1/responses", completion_window="24h").id
+    data = json.dumps(make_line(carols)).encode() + b"\n"
+    if "note" in data.decode():
+        assert batch_of(gateway, "alice", data).id.startswith("batch")
+        return
+    status, code, _ = refusal(partial(batch_of, gateway, "alice", data))
+    assert (status, code) == (400, "invalid_request")

@@ -375,7 +375,9 @@ def test_metadata_labels_name_nothing(make_gateway: GatewayFactory) -> None:
     theirs = upload(gateway, "carol", "user_data")
     labels = {"file_id": theirs, "file_url": "https://example.com/a.pdf", "source": "crm"}
     for path, body in (("/v1/responses", {"model": "m", "input": "hi", "metadata": labels}),
-                       ("/v1/batches", {"input_file_id": upload(gateway, "alice", "batch"),
+                       ("/v1/batches", {"input_file_id": upload(gateway, "alice", "batch", data=(
+                           b'{"custom_id": "1", "method": "POST", "url": "/v1/responses", '
+                           b'"body": {"model": "m", "input": "hi"}}\n')),
                                         "endpoint": "/v1/responses", "completion_window": "24h",
                                         "metadata": labels})):
         gateway.sandbox.clear()

@@ -6,6 +6,7 @@ input is read back from the upstream, line by line (never whole), and every id i
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,10 +71,10 @@ def _bounded(length: int, number: int, file_id: str) -> None:
 
 async def _scan(lines: list[bytes], number: int, lines_of: _Lines) -> int:
     """The references of lines `number + 1` on; the number of the last. Only lines that may
-    name something are parsed (a text-only line cannot), and in a thread: parsing is Python
-    work, and a large input must not hold up every other request."""
+    name something, or may call something else than the endpoint, are parsed, and in a thread:
+    parsing is Python work, and a large input must not hold up every other request."""
     named = [(number + offset, line) for offset, line in enumerate(lines, start=1)
-             if may_name(line)]
+             if may_name(line) or not lines_of.plainly_posts(line)]
     if named:
         await asyncio.to_thread(lines_of.read, named)
     return number + len(lines)
@@ -85,6 +86,18 @@ class _Lines:
 
     endpoint: str | None
     found: dict[str, FileRef] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        quoted = json.dumps(self.endpoint).encode()
+        self._calls = (b'"url": ' + quoted, b'"url":' + quoted)
+
+    def plainly_posts(self, line: bytes) -> bool:
+        """True when a line's text shows it POSTs to the endpoint and nowhere else, as the
+        SDK and most writers spell it: one `url` key with the endpoint as its value, one
+        `method` with `POST`. Anything else (a blank line included) is parsed to be sure."""
+        return (line.count(b'"url"') == 1 and line.count(b'"method"') == 1
+                and any(call in line for call in self._calls)
+                and (b'"method": "POST"' in line or b'"method":"POST"' in line))
 
     def read(self, lines: list[tuple[int, bytes]]) -> None:
         for number, line in lines:
