@@ -1,7 +1,9 @@
 """The file ids a batch's requests name, inside its input file. Checking only `input_file_id`
 would let a caller's batch read any file its JSONL lines name; so before a batch is created its
 input is read back from the upstream, line by line (never whole), and every id in every line's
-`body` becomes a reference, judged by the API the line's `url` calls."""
+`body` becomes a reference, judged by the API the line's `url` calls. Every line must be one
+JSON object that POSTs to the batch's endpoint, as OpenAI requires: a runner that followed each
+line's own method and url would run calls nobody decided."""
 
 from __future__ import annotations
 
