@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Literal
 
 from gateway.principal import Principal
-from gateway.records import NO_DOWNLOAD, PRIVATE_ONLY, FileRecord
+from gateway.records import INHERITED_FLAGS, NO_DOWNLOAD, PRIVATE_ONLY, FileRecord
 
 DownloadRule = Literal["owner", "org", "none"]
 UpstreamDownload = Literal["allowed", "refused", "unknown"]
@@ -163,20 +163,29 @@ def decide_bundle_download(
 
 
 def decide_retag(
-    principal: Principal, record: FileRecord | None, policy: Policy, now: float, file_id: str = ""
+    principal: Principal, record: FileRecord | None, policy: Policy, now: float, file_id: str = "",
+    flags: frozenset[str] | None = None,
 ) -> Decision:
-    """The owner, or an admin of the file's org, may change its flags. A caller who may not
-    see the file learns no more than decide() tells; a file without a record has no flags to
-    change, whatever `untracked` says."""
+    """The owner, or an admin of the file's org, may change its flags to `flags`. A caller who
+    may not see the file learns no more than decide() tells; a file without a record has no
+    flags to change, whatever `untracked` says. The restrictions of an object that holds or was
+    made from files may be lent by those files, whoever owns them: only an admin lifts them."""
     if record is None:
         return _deny(Action.RETAG, 403, "file_untracked", f"File {file_id} is not tracked by the gateway")
     seen = decide(Action.RETAG, principal, record, policy, now, file_id)
     if seen.status in (404, 410):
         return seen
-    if record.owner == principal.name:
-        return _allow(Action.RETAG, "owner")
     if principal.admin and record.org == principal.org:
-        return _allow(Action.RETAG, "org")
+        return _allow(Action.RETAG, "owner" if record.owner == principal.name else "org")
+    if record.owner == principal.name:
+        lifted = record.flags - flags if flags is not None else frozenset()
+        if lifted & INHERITED_FLAGS and (record.kind != "file" or record.derived_from is not None):
+            return _deny(
+                Action.RETAG, 403, "flags_change_forbidden",
+                f"{', '.join(sorted(lifted & INHERITED_FLAGS))} on {record.file_id} may come from the "
+                "files it holds or was made from; only an admin of its org may lift it",
+            )
+        return _allow(Action.RETAG, "owner")
     return _deny(
         Action.RETAG, 403, "flags_change_forbidden",
         "Only the file's owner or an admin of its org may change its flags",

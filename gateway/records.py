@@ -14,6 +14,9 @@ PRIVATE_ONLY = "private_only"
 NO_DOWNLOAD = "no_download"
 EPHEMERAL = "ephemeral"
 KNOWN_FLAGS = frozenset({PRIVATE_ONLY, NO_DOWNLOAD, EPHEMERAL})
+# Restrictions a holder object takes over from the files put into it, so that a vector store
+# search or a container cannot become a way around a file's own flags.
+INHERITED_FLAGS = frozenset({PRIVATE_ONLY, NO_DOWNLOAD})
 
 
 class FlagError(ValueError):

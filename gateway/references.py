@@ -12,11 +12,7 @@ from gateway.enforce import decision_error, reference_id, scope
 from gateway.errors import GatewayError
 from gateway.file_refs import FileRef, find_inline
 from gateway.policy import Action, Decision, Policy, decide
-from gateway.records import NO_DOWNLOAD, PRIVATE_ONLY, FileRecord
-
-# Restrictions a holder object takes over from the files put into it, so that a vector store
-# search or a container cannot become a way around a file's own flags.
-INHERITED_FLAGS = frozenset({PRIVATE_ONLY, NO_DOWNLOAD})
+from gateway.records import INHERITED_FLAGS, PRIVATE_ONLY, FileRecord
 
 
 def purpose_api_mismatch(ref: FileRef, purpose: str) -> GatewayError:

@@ -202,6 +202,35 @@ def test_retag_table(state: str, actor: Principal, expected: tuple[int, str], un
     assert decision.allowed is (expected[0] == 200)
 
 
+HOLDER = record("", ("no_download", "private_only"), kind="vector_store")
+DERIVED = record("batch_output", ("no_download",), derived_from="batch_abc")
+
+
+@pytest.mark.parametrize(
+    ("held", "actor", "flags", "expected"),
+    [
+        # A plain upload's restrictions are its owner's own.
+        (record(flags=("no_download",)), OWNER, (), OK_OWNER),
+        # What holds or was made from files may carry their restrictions: only added to...
+        (HOLDER, OWNER, ("no_download", "private_only", "ephemeral"), OK_OWNER),
+        (HOLDER, OWNER, ("private_only",), FORBIDDEN), (HOLDER, OWNER, (), FORBIDDEN),
+        (DERIVED, OWNER, (), FORBIDDEN), (DERIVED, OWNER, ("no_download",), OK_OWNER),
+        # ...unless by an admin of its org.
+        (HOLDER, ADMIN, (), OK_ORG), (DERIVED, ADMIN, (), OK_ORG),
+        (dataclasses.replace(HOLDER, owner="root"), ADMIN, (), OK_OWNER),
+        (HOLDER, PEER, ("no_download", "private_only"), FORBIDDEN),
+    ],
+)
+def test_lent_restrictions_are_lifted_only_by_an_admin(
+    held: FileRecord, actor: Principal, flags: tuple[str, ...], expected: tuple[int, str]
+) -> None:
+    """A holder's or a derived file's `private_only`/`no_download` may come from another
+    principal's file: its owner clearing them would read that file (a vector store search,
+    a container file's content)."""
+    decision = decide_retag(actor, held, POLICY, NOW, held.file_id, frozenset(flags))
+    assert (decision.status, decision.reason) == expected
+
+
 BUNDLE_TABLE: dict[tuple[str, str], tuple[int, str]] = {
     ("plain", "owner"): OK_OWNER, ("plain", "peer"): OK_ORG, ("plain", "other_org"): NOT_FOUND,
     ("private_only", "owner"): OK_OWNER, ("private_only", "peer"): PRIVATE,

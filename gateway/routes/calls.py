@@ -21,8 +21,8 @@ from gateway.enforce import decide_file, path_id, raw_id, scope
 from gateway.errors import store_unavailable
 from gateway.http_client import UpstreamResponse
 from gateway.policy import Action
-from gateway.records import FileRecord
-from gateway.references import INHERITED_FLAGS, inherited_flags
+from gateway.records import INHERITED_FLAGS, FileRecord
+from gateway.references import inherited_flags
 from gateway.routes import objects, passthrough
 from gateway.routes.forward import checked_json, send
 from gateway.routes.holders import Holder, new_record

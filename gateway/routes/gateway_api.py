@@ -79,13 +79,13 @@ async def retag(request: web.Request) -> web.StreamResponse:
         record = await app[keys.STORE].get(file_id)
         decision.record = record
         principal = decision.principal
+        _, body = await read_json(request, 64 * 1024)
+        flags = _flags(body)
         verdict = decision.decided(
-            decide_retag(principal, record, effective_policy(request), time.time(), file_id)
+            decide_retag(principal, record, effective_policy(request), time.time(), file_id, flags)
         )
         if record is None or not verdict.allowed:
             raise decision_error(verdict)
-        _, body = await read_json(request, 64 * 1024)
-        flags = _flags(body)
         expires_at = record.expires_at
         if EPHEMERAL in flags and expires_at is None:
             expires_at = int(time.time()) + app[keys.SETTINGS].policy.ephemeral_ttl_seconds

@@ -12,8 +12,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
+from gateway.enforce import decide_record, scope
 from gateway.file_refs import continued_refs, find_refs
 from gateway.http_client import UpstreamResponse
+from gateway.policy import Action, decide_bundle_download
 from gateway.records import FileRecord
 from gateway.references import check_refs, inherited_flags, refuse_inline
 from gateway.routes import objects
@@ -29,6 +31,8 @@ from gateway.routes.responses import json_response, upstream_json
 from gateway.upstream import relay, upstream_failure
 from gateway.upstream_connection import UpstreamError
 
+# What makes a response carry the text its file search retrieved.
+FILE_SEARCH_RESULTS = "file_search_call.results"
 # Far more than any first event; past it the stream is relayed unrecorded (so refused later).
 SNIFF_LIMIT = 256 * 1024
 
@@ -52,8 +56,22 @@ async def _checked(request: web.Request, body: Any, api: str) -> dict[str, FileR
     records = await check_refs(request, continued)
     conversation = next((records[ref.file_id] for ref in continued
                          if ref.path == "conversation" and ref.file_id in records), None)
-    records.update(await check_refs(request, find_refs(body, api), conversation))
+    refs = find_refs(body, api)
+    records.update(await check_refs(request, refs, conversation))
+    if _includes_search_results(body):
+        # The chunks a file search retrieved come back in the answer: what a search of the
+        # store answers, decided as that is (a download of the store).
+        for ref in refs:
+            if ".vector_store_ids[" in f".{ref.path}" and ref.file_id in records:
+                async with scope(request, Action.DOWNLOAD, ref.file_id, api=api) as decision:
+                    decide_record(request, decision, Action.DOWNLOAD, ref.file_id,
+                                  records[ref.file_id], decide_bundle_download)
     return records
+
+
+def _includes_search_results(body: Any) -> bool:
+    include = body.get("include") if isinstance(body, dict) else None
+    return isinstance(include, list) and FILE_SEARCH_RESULTS in include
 
 
 def referencing(route: str) -> Handler:

@@ -3,7 +3,9 @@ file recorded with everything it inherits from its Upload (issue 4 §3)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -85,8 +87,15 @@ async def _completed(
     refused to everyone, its owner included, and an Upload completes once: it is deleted, so
     the caller uploads again."""
     obj = await upstream_json(response)
-    derived = await record_derived(request, UPLOADS, upload, obj)
     file = obj.get("file")
+    if EPHEMERAL in upload.flags and isinstance(file, dict):
+        # The File expires, not the Upload (whose own expiry is an hour): as an upload's would.
+        expires_at = file.get("expires_at")
+        if not isinstance(expires_at, int):
+            ttl = request.app[keys.SETTINGS].policy.ephemeral_ttl_seconds
+            expires_at = int(time.time()) + ttl
+        upload = dataclasses.replace(upload, expires_at=expires_at)
+    derived = await record_derived(request, UPLOADS, upload, obj)
     if isinstance(file, dict):
         file_id = str(file.get("id"))
         if file_id not in derived:
