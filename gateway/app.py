@@ -15,7 +15,7 @@ from gateway.deprecation import add_deprecation_headers, deprecation_check
 from gateway.errors import GatewayError, invalid_file_id
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
-from gateway.logs import RequestLog
+from gateway.logs import RequestLog, drop_request_text
 from gateway.maintenance import maintenance_ctx
 from gateway.metrics import Metrics
 from gateway.middleware import (
@@ -93,6 +93,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     audit_sinks: list[AuditSink] | None = None,
 ) -> web.Application:
+    drop_request_text()
     metrics = Metrics(registry if registry is not None else CollectorRegistry(), settings.policy)
     resolver = IdentityResolver(settings.identity)
     readiness = Readiness()

@@ -86,7 +86,9 @@ def decision_error(decision: Decision) -> GatewayError:
 def scope(
     request: web.Request, action: Action, file_id: str | None = None, api: str = "files"
 ) -> DecisionScope:
-    return DecisionScope(request=request, action=action, api=api, file_id=file_id)
+    # Bounded as raw_id bounds a path's: a cursor or body id is the caller's text, of any length.
+    bounded = file_id[:128] if file_id is not None else None
+    return DecisionScope(request=request, action=action, api=api, file_id=bounded)
 
 
 Decider = Callable[[Action, Principal, FileRecord | None, Policy, float, str], Decision]

@@ -21,9 +21,23 @@ def fingerprint(token: str) -> str:
 def bearer_token(request: web.Request) -> str | None:
     value = request.headers.get(hdrs.AUTHORIZATION, "")
     scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    # A key is printable ASCII; anything else is no key (and could not go upstream as sent).
+    if scheme.lower() != "bearer" or not token or not token.isascii() or not token.isprintable():
         return None
-    return token.strip()
+    return token
+
+
+def _one_text(request: web.Request, name: str) -> str:
+    """An identity header's one value. Sent twice, a proxy that appends rather than replaces
+    would have the client's first; not UTF-8 text, it could not be audited as it came."""
+    values = request.headers.getall(name, ())
+    if len(values) > 1:
+        raise identity_error("untrusted_identity_header", f"{name} was sent more than once")
+    value = values[0].strip() if values else ""
+    if not value.isprintable():
+        raise identity_error("untrusted_identity_header", f"{name} is not printable UTF-8 text")
+    return value
 
 
 class IdentityResolver:
@@ -50,10 +64,10 @@ class IdentityResolver:
         return self._from_key(token)
 
     def _from_headers(self, request: web.Request, key_fp: str) -> Principal:
-        user = request.headers.get(self._settings.user_header, "").strip()
+        user = _one_text(request, self._settings.user_header)
         if not user:
             raise identity_error("missing_api_key", "No identity header from the trusted proxy")
-        org = request.headers.get(self._settings.org_header, "").strip()
+        org = _one_text(request, self._settings.org_header)
         return Principal(user, org or self._settings.default_org, False, key_fp)
 
     def _from_key(self, token: str | None) -> Principal:

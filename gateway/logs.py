@@ -6,6 +6,8 @@ import logging
 import sys
 from typing import TextIO
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from gateway.timestamps import local_log
 
 PROCESS_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -20,6 +22,28 @@ def configure_logging(level: str) -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format=PROCESS_FORMAT)
+
+
+class _RequestTextDropped(logging.Filter):
+    """aiohttp logs a request it cannot parse with the offending bytes, which may be a whole
+    `Authorization` line (a key with a stray control character): only the error's kind stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else "-"
+            record.msg, record.args = "Unreadable HTTP request (%s) from %s", (
+                type(error).__name__, peer)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_REQUEST_TEXT_DROPPED = _RequestTextDropped()
+
+
+def drop_request_text() -> None:
+    """Install the filter above on aiohttp's server logger, once."""
+    logging.getLogger("aiohttp.server").addFilter(_REQUEST_TEXT_DROPPED)
 
 
 class RequestLog:

@@ -49,7 +49,12 @@ async def check_refs(
     may only go into a holder of its own owner, or the holder's owner could read it through the
     holder; and the holder takes over the files' restrictions before the upstream sees them."""
     for ref in refs:
-        reference_id(ref.file_id)
+        try:
+            reference_id(ref.file_id)
+        except GatewayError:
+            # Refused before any lookup, and audited as the refusal of this reference.
+            async with scope(request, Action.REFERENCE, ref.file_id, api=ref.api):
+                raise
     app = request.app
     policy = app[keys.SETTINGS].policy
     records: dict[str, FileRecord] | None = None

@@ -88,10 +88,6 @@ def idempotency_key(request: web.Request, key: str) -> str:
     return hashlib.sha256(f"{owner}\n{key}".encode()).hexdigest()
 
 
-def response_headers(headers: Headers) -> CIMultiDict[str]:
-    return _RESPONSE_HEADERS.filter(headers)
-
-
 def http_client(
     settings: UpstreamSettings, on_error: Callable[[UpstreamError], None] | None = None
 ) -> HTTPClient:
@@ -162,12 +158,21 @@ class Upstream:
             for name in SCOPE_HEADERS:
                 headers.popall(name, None)
             headers.update(self._own)
-        elif authorization := request.headers.get(hdrs.AUTHORIZATION):
+        elif (authorization := request.headers.get(hdrs.AUTHORIZATION)) and authorization.isascii():
             headers[hdrs.AUTHORIZATION] = authorization
         headers["x-request-id"] = request[keys.REQUEST_ID]
         if IDEMPOTENCY_KEY in headers:
             headers[IDEMPOTENCY_KEY] = idempotency_key(request, headers[IDEMPOTENCY_KEY])
         return headers
+
+    def response_headers(self, headers: Headers) -> CIMultiDict[str]:
+        """The upstream answer's headers a caller gets. Behind the gateway's own key, which
+        organization and project answered is the gateway's account, not the caller's."""
+        kept = _RESPONSE_HEADERS.filter(headers)
+        if self._own is not None:
+            for name in SCOPE_HEADERS:
+                kept.popall(name, None)
+        return kept
 
     async def send(
         self,
@@ -220,7 +225,7 @@ async def relay(
     """Stream an upstream response back chunk by chunk, with allow-listed headers; a file
     download's bytes are counted in files_gateway_bytes_total. `head` is what was already read
     of the body, and `rest` the iterator it was read from."""
-    headers = response_headers(response.headers)
+    headers = request.app[keys.UPSTREAM].response_headers(response.headers)
     headers["x-request-id"] = request[keys.REQUEST_ID]
     counter = request.app[keys.METRICS].bytes_counter("download") if download else None
     length = response.content_length

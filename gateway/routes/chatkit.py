@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
+from gateway.decisions import DecisionScope
 from gateway.enforce import decide_file, decide_record, plain_or_refused, scope
 from gateway.errors import invalid_request, upstream_unavailable
 from gateway.http_client import UpstreamResponse
@@ -87,15 +88,15 @@ async def _upstream_thread(request: web.Request, thread_id: str) -> UpstreamResp
 
 
 async def _decide_thread(
-    request: web.Request, action: Action, thread_id: str, response: UpstreamResponse
+    request: web.Request, decision: DecisionScope, action: Action, thread_id: str,
+    response: UpstreamResponse,
 ) -> Any:
     """The thread as the upstream answered it, once its end user's owner decided `action`. A
     thread naming no end user is decided by its own id, so refused as untracked."""
     thread = await upstream_json(response)
     owner = thread_end_user(thread) if isinstance(thread, dict) else ""
-    async with scope(request, action, thread_id, api=API) as decision:
-        decision.upstream_status = response.status
-        await decide_file(request, decision, action, owner or thread_id)
+    decision.upstream_status = response.status
+    await decide_file(request, decision, action, owner or thread_id)
     return thread
 
 
@@ -109,7 +110,8 @@ def thread(route: str) -> Handler:
         response = await _upstream_thread(request, thread_id)
         if response.status != 200:
             return await relay(request, response)
-        found = await _decide_thread(request, action, thread_id, response)
+        async with scope(request, action, thread_id, api=API) as decision:
+            found = await _decide_thread(request, decision, action, thread_id, response)
         if request.method == "GET" and route == THREAD:
             return json_response(request, found, response)
         return await relay(request, await send(request, route))
@@ -132,14 +134,17 @@ async def list_threads(request: web.Request) -> web.StreamResponse:
     if "before" in request.query:
         raise invalid_request("Page backwards with `before` only with `user`", param="before")
     after = request.query.get("after")
+    cursor: UpstreamResponse | None = None
     if after is not None:
-        # A cursor is a thread: one of another org's end users' is refused like a read of it.
         cursor = await _upstream_thread(
             request, await plain_or_refused(request, Action.LIST, after, API))
         if cursor.status != 200:
             return await relay(request, cursor)
-        await _decide_thread(request, Action.LIST, after, cursor)
     async with scope(request, Action.LIST, after, api=API) as listed:
+        if after is not None and cursor is not None:
+            # A cursor is a thread: one of another org's end users' is refused like a read of
+            # it, in the list's one decision.
+            await _decide_thread(request, listed, Action.LIST, after, cursor)
         return await filtered_list(request, listed, THREAD_LIST, owner_of=thread_end_user)
 
 

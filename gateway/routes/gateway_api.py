@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import keys
-from gateway.enforce import decision_error, path_id, scope
+from gateway.enforce import decision_error, path_id, raw_id, scope
 from gateway.errors import invalid_access_flag
 from gateway.json_body import read_json
 from gateway.matrix import as_json, as_markdown
@@ -73,9 +73,9 @@ def _flags(body: Any) -> frozenset[str]:
 
 async def retag(request: web.Request) -> web.StreamResponse:
     """The owner, or an admin of the file's org, changes its flags without a re-upload."""
-    file_id = path_id(request)
     app = request.app
-    async with scope(request, Action.RETAG, file_id, api="gateway") as decision:
+    async with scope(request, Action.RETAG, raw_id(request), api="gateway") as decision:
+        file_id = path_id(request)
         record = await app[keys.STORE].get(file_id)
         decision.record = record
         principal = decision.principal

@@ -18,7 +18,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.decisions import DecisionScope
 from gateway.enforce import decision_error, plain_id
-from gateway.errors import invalid_request
+from gateway.errors import invalid_request, upstream_unavailable
 from gateway.list_pages import read_page
 from gateway.policy import Action, Decision, decide, may_see
 from gateway.records import FileRecord
@@ -105,7 +105,12 @@ async def filtered_list(
         )
         scope.upstream_status = response.status
         if response.status != 200:
-            return await relay(request, response)
+            if cursor == after:
+                return await relay(request, response)
+            # A later page, after an item the caller may not see: the upstream's answer may
+            # name that cursor, so none of it is relayed.
+            response.release()
+            raise upstream_unavailable()
         page = await read_decoded(response, read_page)
         seen += len(page.ids)
         # Items are decoded only to be kept, unless their owner must be read out of them.

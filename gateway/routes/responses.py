@@ -9,14 +9,14 @@ from aiohttp import hdrs, web
 
 from gateway import keys
 from gateway.http_client import UpstreamResponse
-from gateway.upstream import read_decoded, response_headers
+from gateway.upstream import read_decoded
 
 
 def json_response(
     request: web.Request, body: Any, upstream: UpstreamResponse
 ) -> web.Response:
     """An edited JSON body with the upstream's status and allow-listed headers."""
-    headers = response_headers(upstream.headers)
+    headers = request.app[keys.UPSTREAM].response_headers(upstream.headers)
     for name in (hdrs.CONTENT_LENGTH, hdrs.CONTENT_ENCODING, hdrs.CONTENT_TYPE):
         headers.popall(name, None)
     headers["x-request-id"] = request[keys.REQUEST_ID]
