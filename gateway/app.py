@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -12,7 +11,8 @@ from gateway import keys
 from gateway.audit import AuditLog, AuditSink
 from gateway.audit_sinks import durable_sinks
 from gateway.deprecation import add_deprecation_headers, deprecation_check
-from gateway.errors import GatewayError, invalid_file_id
+from gateway.errors import invalid_file_id
+from gateway.governed import GovernedPaths
 from gateway.health import Readiness
 from gateway.identity import IdentityResolver
 from gateway.logs import RequestLog, drop_request_text
@@ -143,32 +143,9 @@ def create_app(
     webhooks.add_routes(router)
     scanned.add_routes(router)
     gateway_api.add_routes(router)
-    governed = _other_methods_refused(router)
-    router.add_route("*", "/v1/{tail:.*}", passthrough.handler(governed))
+    router.add_route("*", "/v1/{tail:.*}", passthrough.handler(GovernedPaths(router)))
     metrics.precreate_routes(router)
     return app
-
-
-def _other_methods_refused(router: web.UrlDispatcher) -> re.Pattern[str]:
-    """A route with rules answers every method: one it has no handler for would otherwise fall
-    through to the passthrough and reach the upstream undecided (`PUT /v1/files`, which an
-    upstream may serve as the unfiltered list). Returns what every such route matches, in any
-    case: for the passthrough to refuse `/v1/Files/…`, which a router that ignores case serves."""
-    templates: list[str] = []
-    for resource in list(router.resources()):
-        if isinstance(resource, web.Resource) and resource.canonical.startswith("/v1/"):
-            templates.append(resource.canonical)
-            if all(route.method != "*" for route in resource):
-                resource.add_route("*", _method_refused)
-    shapes = (re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(template)) for template in templates)
-    return re.compile("|".join(shapes), re.IGNORECASE)
-
-
-async def _method_refused(request: web.Request) -> web.StreamResponse:
-    allowed = sorted({route.method for route in request.match_info.route.resource or ()} - {"*"})
-    raise GatewayError(405, "invalid_request",
-                       f"{request.method} is not supported on this route through files-gateway",
-                       headers={"Allow": ", ".join(allowed)})
 
 
 async def _no_such_files_route(request: web.Request) -> web.StreamResponse:

@@ -10,7 +10,6 @@ here: `middleware.websocket_guard` refuses them on every route.)"""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl
 
@@ -21,6 +20,7 @@ from gateway import keys
 from gateway.errors import invalid_request
 from gateway.file_refs import find_refs, may_name
 from gateway.form_refs import TextField, field_refs
+from gateway.governed import GovernedPaths
 from gateway.http_client import UpstreamResponse
 from gateway.json_body import encoding_family, opens_json, parse, read_whole
 from gateway.records import FileRecord
@@ -34,15 +34,11 @@ URLENCODED = "application/x-www-form-urlencoded"
 OTHER_API = "other"
 
 
-def handler(governed: re.Pattern[str]) -> Handler:
-    """`governed` matches every route with rules, in any case."""
-
+def handler(governed: GovernedPaths) -> Handler:
     async def passthrough(request: web.Request) -> web.StreamResponse:
-        path = request.path
-        if path != path.lower() and governed.fullmatch(path):
-            # A route with rules spelt in other case: to an upstream whose router ignores case
-            # (Express's default, ASP.NET Core's) it is that route, undecided here.
-            raise invalid_request(f"Unknown route {path!r}: route names are lowercase")
+        refusal = governed.refusal(request.path)
+        if refusal is not None:
+            raise refusal
         response, _ = await send_checked(request, ROUTE)
         return await relay(request, response)
 
