@@ -315,14 +315,22 @@ def test_malformed_id_in_a_body_reference_is_one_audited_decision(
     assert decisions_total(gateway) - before == 1
 
 
+def audited_file(
+    make_gateway: GatewayFactory, **upload_args: str
+) -> tuple[Gateway, MemorySink, str, float]:
+    """A gateway writing to a memory sink, one of alice's files, and the decisions so far; the
+    sink holds nothing yet."""
+    sink = MemorySink()
+    gateway = make_gateway(sinks=[sink])
+    file_id = upload(gateway, ALICE, **upload_args)
+    sink.events.clear()
+    return gateway, sink, file_id, decisions_total(gateway)
+
+
 def test_head_download_is_one_event_and_no_body(make_gateway: GatewayFactory) -> None:
     """HEAD /v1/files/{id}/content is decided like a download: one event, one metric, no
     bytes; a HEAD refused for bob (private file) is one deny event."""
-    sink = MemorySink()
-    gateway = make_gateway(sinks=[sink])
-    file_id = upload(gateway, ALICE, flags="private_only")
-    sink.events.clear()
-    before = decisions_total(gateway)
+    gateway, sink, file_id, before = audited_file(make_gateway, flags="private_only")
     allowed = call(gateway.url, "HEAD", f"/v1/files/{file_id}/content", ALICE)
     denied = call(gateway.url, "HEAD", f"/v1/files/{file_id}/content", BOB)
     listed = call(gateway.url, "HEAD", "/v1/files", ALICE)
@@ -338,11 +346,7 @@ def test_upstream_refusal_after_allow_is_one_event_one_metric(make_gateway: Gate
     """A user_data download the gateway allows but the upstream refuses: one event (deny
     purpose_download_forbidden) and exactly one decisions_total increment, not an allow and a
     deny."""
-    sink = MemorySink()
-    gateway = make_gateway(sinks=[sink])
-    file_id = upload(gateway, ALICE, purpose="user_data")
-    sink.events.clear()
-    before = decisions_total(gateway)
+    gateway, sink, file_id, before = audited_file(make_gateway, purpose="user_data")
     reply = call(gateway.url, "GET", f"/v1/files/{file_id}/content", ALICE)
     assert reply.code == "purpose_download_forbidden"
     events = wait_events(sink, 1)
