@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
 from typing import TypeVar
@@ -32,6 +33,7 @@ _RESPONSE_ALLOW = frozenset(
         "x-request-id", "openai-organization", "openai-processing-ms", "openai-version", "openai-project",
     }
 )
+log = logging.getLogger("files_gateway.upstream")
 CHUNK = 256 * 1024
 IDEMPOTENCY_KEY = "idempotency-key"
 # Which organization and project a key that reaches several bills and keeps what is made in.
@@ -193,6 +195,12 @@ class Upstream:
         if response.status >= 500:
             self._metrics.upstream_error("status_5xx")
         self._metrics.upstream(route, response.status, time.perf_counter() - started)
+        if response.status == 401 and self._own is not None:
+            # The upstream refused the gateway's own key (or its organization or project):
+            # nothing a caller can mend, and an upstream's answer may quote the key it refused.
+            response.release()
+            log.error("the upstream refused the gateway's own key: 401 on %s", route)
+            raise upstream_unavailable()
         return response
 
 

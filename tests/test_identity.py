@@ -142,3 +142,20 @@ def test_a_callers_own_key_goes_with_its_own_project(make_gateway: GatewayFactor
     gateway.sandbox.clear()
     scoped_client(gateway).files.list()
     assert scope_sent(gateway) == {("org-callers-pick", "proj_callers_pick")}
+
+
+def test_the_upstream_refusing_the_gateways_own_key_is_a_502(make_gateway: GatewayFactory) -> None:
+    """Behind the gateway's own key, an upstream 401 is the gateway's misconfiguration, which no
+    caller can mend, and its answer may quote the key: the caller gets 502 upstream_unavailable
+    with the gateway's own body. A caller's own key's 401 is the caller's, relayed as it came."""
+    gateway = make_gateway(**{"upstream.api_key": "sk-upstream-secret"})
+    gateway.sandbox.faults({"status": {"GET /v1/files": 401}})
+    reply = call(gateway.url, "GET", "/v1/files", {"Authorization": "Bearer sk-alice"})
+    assert (reply.status, reply.code) == (502, "upstream_unavailable"), reply.body
+    assert b"sk-upstr" not in reply.body
+
+    own_keys = make_gateway()
+    own_keys.sandbox.faults({"status": {"GET /v1/files": 401}})
+    relayed = call(own_keys.url, "GET", "/v1/files", {"Authorization": "Bearer sk-alice"})
+    assert relayed.status == 401
+    assert b"Incorrect API key provided" in relayed.body

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # What OpenAI says for the statuses tests inject most (facts §6).
 FAULT_BODIES: dict[int, tuple[str, str]] = {
+    401: ("Incorrect API key provided: sk-upstr***cret. You can find your API key at "
+          "https://platform.openai.com/account/api-keys.", "invalid_request_error"),
     429: ("Rate limit reached for requests", "rate_limit_error"),
     500: (
         "The server had an error while processing your request. Sorry about that!",
