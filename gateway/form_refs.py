@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp.helpers import parse_mimetype
+
 from gateway.errors import GatewayError, invalid_request
 from gateway.file_refs import LIST_KEYS, SINGLE_KEYS, FileRef, find_inline, find_refs
 from gateway.form_parts import FormParts, PartHead
@@ -23,7 +25,6 @@ from gateway.json_body import NotJson, document, encoding_family
 from gateway.multipart import MAX_FIELD_BYTES, MAX_FIELDS, field_part, file_part_head
 
 _KEY = re.compile(r"\[([^\]]*)\]")
-_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
 _BLANKS = " \t\r\n\ufeff"
 
 
@@ -38,10 +39,10 @@ class TextField:
 
     @classmethod
     def of(cls, name: str, value: str, content_type: str | None = None) -> TextField:
-        charset = _CHARSET.search(content_type or "")
-        if charset is not None and encoding_family(charset.group(1)) != "utf-8":
+        charset = parse_mimetype(content_type).parameters.get("charset") if content_type else None
+        if charset is not None and encoding_family(charset) != "utf-8":
             # Read here as UTF-8; an upstream that decodes by the part's charset reads other text.
-            raise invalid_request(f"Form field {name!r} must be UTF-8, not {charset.group(1)}")
+            raise invalid_request(f"Form field {name!r} must be UTF-8, not {charset}")
         return cls(name, value, content_type, field_json(name, value))
 
 

@@ -125,13 +125,19 @@ def _new_record(
     request: web.Request, file_object: dict[str, Any], flags: frozenset[str], ttl: int | None
 ) -> FileRecord:
     created_at = int(file_object.get("created_at") or time.time())
-    expires_at = file_object.get("expires_at")
-    if expires_at is None and EPHEMERAL in flags and ttl is not None:
-        expires_at = created_at + ttl
     return new_record(
         request, str(file_object["id"]), "file", str(file_object.get("purpose", "")), flags,
-        created_at=created_at, expires_at=int(expires_at) if expires_at is not None else None,
+        created_at=created_at, expires_at=file_expiry(file_object, flags, ttl),
     )
+
+
+def file_expiry(file_object: dict[str, Any], flags: frozenset[str], ttl: int | None) -> int | None:
+    """When a new File expires: as the upstream says, else, for an `ephemeral` one, `ttl` after
+    it was made."""
+    expires_at = file_object.get("expires_at")
+    if expires_at is None and EPHEMERAL in flags and ttl is not None:
+        expires_at = int(file_object.get("created_at") or time.time()) + ttl
+    return int(expires_at) if expires_at is not None else None
 
 
 async def file_content(request: web.Request) -> web.StreamResponse:

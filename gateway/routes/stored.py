@@ -24,6 +24,7 @@ from gateway.routes.holders import (
     CHAT_COMPLETIONS,
     CONVERSATIONS,
     RESPONSES,
+    VECTOR_STORES,
     Holder,
     record_derived,
 )
@@ -61,11 +62,13 @@ async def _checked(request: web.Request, body: Any, api: str) -> dict[str, FileR
     if _includes_search_results(body):
         # The chunks a file search retrieved come back in the answer: what a search of the
         # store answers, decided as that is (a download of the store).
-        for ref in refs:
-            if ".vector_store_ids[" in f".{ref.path}" and ref.file_id in records:
-                async with scope(request, Action.DOWNLOAD, ref.file_id, api=api) as decision:
-                    decide_record(request, decision, Action.DOWNLOAD, ref.file_id,
-                                  records[ref.file_id], decide_bundle_download)
+        stores = {ref.file_id: record for ref in refs
+                  if (record := records.get(ref.file_id)) is not None
+                  and record.kind == VECTOR_STORES.kind}
+        for store_id, store in stores.items():
+            async with scope(request, Action.DOWNLOAD, store_id, api=api) as decision:
+                decide_record(request, decision, Action.DOWNLOAD, store_id, store,
+                              decide_bundle_download)
     return records
 
 

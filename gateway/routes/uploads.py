@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -18,7 +17,7 @@ from gateway.http_client import UpstreamResponse
 from gateway.policy import Action, decide_owner_only, decide_upload
 from gateway.records import EPHEMERAL, FileRecord
 from gateway.routes import objects
-from gateway.routes.files import access_header
+from gateway.routes.files import access_header, file_expiry
 from gateway.routes.forward import compensate, read_body, send
 from gateway.routes.holders import UPLOADS, keep_created, new_record, record_derived
 from gateway.routes.responses import json_response, upstream_json
@@ -90,11 +89,8 @@ async def _completed(
     file = obj.get("file")
     if EPHEMERAL in upload.flags and isinstance(file, dict):
         # The File expires, not the Upload (whose own expiry is an hour): as an upload's would.
-        expires_at = file.get("expires_at")
-        if not isinstance(expires_at, int):
-            ttl = request.app[keys.SETTINGS].policy.ephemeral_ttl_seconds
-            expires_at = int(time.time()) + ttl
-        upload = dataclasses.replace(upload, expires_at=expires_at)
+        ttl = request.app[keys.SETTINGS].policy.ephemeral_ttl_seconds
+        upload = dataclasses.replace(upload, expires_at=file_expiry(file, upload.flags, ttl))
     derived = await record_derived(request, UPLOADS, upload, obj)
     if isinstance(file, dict):
         file_id = str(file.get("id"))
